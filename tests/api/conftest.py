@@ -3,8 +3,9 @@ only the Discord driver is a double (``FakeDriver``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -44,15 +45,39 @@ class Api:
     driver: FakeDriver
     config: Config
     metrics: Metrics
+    #: Every response body this client received, to check that no secret ever leaks.
+    bodies: list[bytes] = field(default_factory=list)
 
     async def request(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> tuple[int, Any]:
+        """The status and the decoded JSON body; asserts what every answer must satisfy."""
+        status, body, _ = await self.raw(method, path, auth=auth, **kwargs)
+        if status == 204:
+            assert body == b""
+            return 204, None
+        decoded = json.loads(body)
+        if isinstance(decoded, dict) and not _is_account_map(decoded):
+            assert decoded["code"] == status, decoded
+        return status, decoded
+
+    async def raw(
+        self, method: str, path: str, *, auth: bool = True, **kwargs: Any
+    ) -> tuple[int, bytes, Any]:
         headers = {**(AUTH if auth else {}), **kwargs.pop("headers", {})}
         async with self.client.request(method, path, headers=headers, **kwargs) as response:
-            if response.status == 204:
-                assert await response.read() == b""
-                return 204, None
-            assert response.content_type == "application/json", await response.text()
-            return response.status, await response.json()
+            body = await response.read()
+            if response.status != 204:
+                assert response.content_type == "application/json", body
+            self.bodies.append(body)
+            return response.status, body, response.headers
+
+    async def create(self, **fields: Any) -> tuple[int, Any]:
+        return await self.request(
+            "POST", "/v1/pixverse/create", json={"prompt": "a cat", "style": "Realistic", **fields}
+        )
+
+
+def _is_account_map(body: dict[str, Any]) -> bool:
+    return bool(body) and all(isinstance(v, dict) and "maxJobs" in v for v in body.values())
 
 
 StartApi = Callable[..., Awaitable[Api]]
@@ -64,12 +89,15 @@ async def start_api(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator
     clients: list[TestClient[Any, Any]] = []
 
     async def start(
-        config: Config | None = None, extra_routes: tuple[RouteRegistrar, ...] = ()
+        config: Config | None = None,
+        extra_routes: tuple[RouteRegistrar, ...] = (),
+        db: async_sessionmaker[AsyncSession] | None = None,
     ) -> Api:
         config = config or make_config()
+        db = db or sessions
         metrics = Metrics()
-        store = JobStore(sessions)
-        accounts = AccountRegistry(sessions)
+        store = JobStore(db)
+        accounts = AccountRegistry(db)
         await accounts.load(config.accounts)
         driver = FakeDriver(store)
         for account in accounts.all():

@@ -68,5 +68,9 @@ class FakeDriver:
             )
         elif self.mode == "moderated":
             await self.store.transition(
-                job.jobid, JobStatus.MODERATED, message_id=str(self._message_id), error=MODERATION_TEXT, code=422
+                job.jobid,
+                JobStatus.MODERATED,
+                message_id=str(self._message_id),
+                error=MODERATION_TEXT,
+                code=422,
             )

@@ -58,7 +58,10 @@ def _parse_json(body: bytes) -> dict[str, Any]:
 
 
 async def _read_form(request: web.Request) -> dict[str, Any]:
-    if request.content_type == MULTIPART and "boundary" not in request.content_type_params:
+    if (
+        request.content_type == MULTIPART
+        and "boundary=" not in request.headers.get("Content-Type", "").lower()
+    ):
         raise ApiError(400, "Malformed multipart/form-data body: the Content-Type has no boundary")
     try:
         form = await request.post()

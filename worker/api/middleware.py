@@ -52,7 +52,9 @@ def make_middleware(
             if _guarded(request.path) and not authorized(request):
                 raise ApiError(401, UNAUTHORIZED)
             if request.content_length is not None and request.content_length > max_body_bytes:
-                raise web.HTTPRequestEntityTooLarge(max_size=max_body_bytes, actual_size=request.content_length)
+                raise web.HTTPRequestEntityTooLarge(
+                    max_size=max_body_bytes, actual_size=request.content_length
+                )
             response = await handler(request)
         except ApiError as exc:
             response = error_response(exc.code, exc.error, **exc.extra)

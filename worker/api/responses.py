@@ -15,7 +15,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return web.json_response(body, status=status, headers=headers, dumps=_dumps)
 
 
-def error_response(status: int, error: str, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
+def error_response(
+    status: int, error: str, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
     body = {"error": error, **{k: v for k, v in extra.items() if v is not None}, "code": status}
     return json_response(body, status=status, headers=headers)
 

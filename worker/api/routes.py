@@ -68,7 +68,9 @@ async def account_post(request: web.Request) -> web.Response:
     existing = registry.get(parsed.channel)
     if existing is not None and existing.source == "config":
         raise ApiError(
-            400, f"Channel {parsed.channel} is configured in the config file and cannot be changed through the API"
+            400,
+            f"Channel {parsed.channel} is configured in the config file "
+            "and cannot be changed through the API",
         )
     for other in registry.listed():
         if other.channel != parsed.channel and other.token == parsed.discord:
@@ -92,7 +94,8 @@ async def account_delete(request: web.Request) -> web.Response:
     view = _listed_account(request)
     if view.source == "config":
         raise ApiError(
-            400, f"Channel {view.channel} is configured in the config file and cannot be deleted through the API"
+            400,
+            f"Channel {view.channel} is configured in the config file and cannot be deleted through the API",
         )
     await request.app[ACCOUNTS].delete(view.channel)
     log.info("account %s deleted through the API", view.channel)

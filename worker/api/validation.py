@@ -129,7 +129,9 @@ def parse_account(path_channel: str, fields: Mapping[str, Any]) -> AccountReques
     if not is_snowflake(channel):
         raise ApiError(400, f"Required param channel ({channel}) is not valid Discord channel id")
     if channel != path_channel:
-        raise ApiError(400, f"Required param channel ({channel}) not matching to /pixverse/account/{path_channel}")
+        raise ApiError(
+            400, f"Required param channel ({channel}) not matching to /pixverse/account/{path_channel}"
+        )
     if not is_snowflake(server):
         raise ApiError(400, f"Required param server ({server}) is not valid Discord server id")
     number = _integer(raw_max_jobs)
@@ -138,14 +140,18 @@ def parse_account(path_channel: str, fields: Mapping[str, Any]) -> AccountReques
         raise ApiError(400, f"Required param maxJobs {raw_max_jobs} can't be more that {MAX_JOBS_MAX}")
     if number is None or number < MAX_JOBS_MIN:
         raise ApiError(
-            400, f"Required param maxJobs {raw_max_jobs} is not valid, must be between {MAX_JOBS_MIN} and {MAX_JOBS_MAX}"
+            400,
+            f"Required param maxJobs {raw_max_jobs} is not valid, "
+            f"must be between {MAX_JOBS_MIN} and {MAX_JOBS_MAX}",
         )
     reply_url = _text(fields, "replyUrl")
     if reply_url is not None:
         if len(reply_url) > REPLY_MAX:
             raise ApiError(400, "replyUrl is too long")
         _check_url(reply_url)
-    return AccountRequest(channel=channel, server=server, discord=discord, max_jobs=number, reply_url=reply_url)
+    return AccountRequest(
+        channel=channel, server=server, discord=discord, max_jobs=number, reply_url=reply_url
+    )
 
 
 # -- helpers -------------------------------------------------------------------------------
