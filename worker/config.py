@@ -177,6 +177,17 @@ class CallbackSettings(_Section):
     )
     shutdown_grace_seconds: float = Field(5.0, ge=0, description="At shutdown, time left to pending POSTs.")
 
+    @field_validator("signing_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: Any) -> Any:
+        # `${PIXVERSE_SIGNING_SECRET:-}` gives "" when unset: that means "unsigned".
+        return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+    @field_validator("default_reply_url", mode="before")
+    @classmethod
+    def _empty_url_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
 
 class LoggingSettings(_Section):
     level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
