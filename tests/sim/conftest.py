@@ -22,8 +22,13 @@ TIMEOUT = 15.0
 
 
 def fast_settings(**overrides: Any) -> SimBotSettings:
-    base: dict[str, Any] = {"ack_delay": 0.02, "result_delay": 0.1, "progress_interval": 0.02,
-                            "failure_event_delay": 0.05, "seed": 1}
+    base: dict[str, Any] = {
+        "ack_delay": 0.02,
+        "result_delay": 0.1,
+        "progress_interval": 0.02,
+        "failure_event_delay": 0.05,
+        "seed": 1,
+    }
     base.update(overrides)
     return SimBotSettings(**base)
 
@@ -69,22 +74,23 @@ class Conn:
     def raw_creates(self) -> list[dict[str, Any]]:
         return [d for e, d in self.raw if e == "MESSAGE_CREATE"]
 
-    async def wait_raw(self, predicate: Callable[[list[tuple[str, dict[str, Any]]]], bool],
-                       timeout: float = TIMEOUT) -> None:
+    async def wait_raw(
+        self, predicate: Callable[[list[tuple[str, dict[str, Any]]]], bool], within: float = TIMEOUT
+    ) -> None:
         async def _wait() -> None:
             while not predicate(self.raw):
                 self.raw_changed.clear()
                 await self.raw_changed.wait()
 
-        await asyncio.wait_for(_wait(), timeout)
+        await asyncio.wait_for(_wait(), within)
 
-    async def wait_ready_again(self, previous: int, timeout: float = TIMEOUT) -> None:
+    async def wait_ready_again(self, previous: int, within: float = TIMEOUT) -> None:
         async def _wait() -> None:
             while self.ready_count <= previous:
                 self.ready.clear()
                 await self.ready.wait()
 
-        await asyncio.wait_for(_wait(), timeout)
+        await asyncio.wait_for(_wait(), within)
 
 
 Connect = Callable[..., Awaitable[Conn]]
@@ -94,8 +100,9 @@ Connect = Callable[..., Awaitable[Conn]]
 async def connect(sim: SimDiscord) -> AsyncIterator[Connect]:
     conns: list[Conn] = []
 
-    async def _connect(account: SimAccount | None = None, *, wait: bool = True, debug_events: bool = False,
-                       **kwargs: Any) -> Conn:
+    async def _connect(
+        account: SimAccount | None = None, *, wait: bool = True, debug_events: bool = False, **kwargs: Any
+    ) -> Conn:
         acct = account or sim.add_account()
         conn: Conn
 

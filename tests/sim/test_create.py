@@ -8,10 +8,9 @@ from typing import Any
 import aiohttp
 import discord
 
-from worker.sim import SimDiscord
-from worker.sim import texts
+from worker.sim import SimDiscord, texts
 
-from .conftest import Connect, Conn
+from .conftest import Conn, Connect
 
 OPTIONS = {"prompt": "a cat surfing", "style": "Realistic", "negative-prompt": "sand", "aspect-ratio": "16:9"}
 
@@ -56,13 +55,14 @@ async def test_ack_then_result(sim: SimDiscord, connect: Connect) -> None:
     assert ack["interaction_metadata"]["user"]["id"] == str(uid)
 
     # The worst case on purpose: the result carries no interaction and no reference.
-    assert result["content"] == (
-        f"<@{uid}> (prompt: a cat surfing style: Realistic negative-prompt: sand aspect-ratio: 16:9) Author: <@{uid}>"
-    )
+    echoed = "prompt: a cat surfing style: Realistic negative-prompt: sand aspect-ratio: 16:9"
+    assert result["content"] == f"<@{uid}> ({echoed}) Author: <@{uid}>"
     assert "interaction" not in result and "message_reference" not in result
     assert [m["id"] for m in result["mentions"]] == [str(uid)]
     assert len(result["attachments"]) == 4
-    assert all(a["content_type"] == "video/mp4" and a["filename"].endswith(".mp4") for a in result["attachments"])
+    assert all(
+        a["content_type"] == "video/mp4" and a["filename"].endswith(".mp4") for a in result["attachments"]
+    )
     labels = [c.get("label") or c["emoji"]["name"] for row in result["components"] for c in row["components"]]
     assert labels == ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "ReDo", "🔀"]
     assert int(ack["id"]) < int(result["id"])
@@ -138,7 +138,9 @@ async def test_throttle_beyond_limit(sim: SimDiscord, connect: Connect) -> None:
     sim.bot.settings.result_delay = 1.0
     conn = await connect()
     for i in range(3):
-        await create(conn, prompt=f"job {i}", style="Anime")  # sequential: one account never invokes twice at once
+        await create(
+            conn, prompt=f"job {i}", style="Anime"
+        )  # sequential: one account never invokes twice at once
     await conn.wait_raw(lambda raw: len(raw) >= 3)
     contents = [d["content"] for d in conn.raw_creates()[:3]]
     assert contents[2] == texts.throttled(conn.account.user_id)
@@ -150,7 +152,7 @@ async def test_failure_message(sim: SimDiscord, connect: Connect) -> None:
     conn = await connect()
     await create(conn)
     await conn.wait_raw(lambda raw: len(raw) >= 2)
-    ack, failure = conn.raw_creates()
+    _ack, failure = conn.raw_creates()
     assert failure["content"] == texts.failed(conn.account.user_id, OPTIONS)
     assert failure["attachments"] == []
 
@@ -202,7 +204,11 @@ async def test_ack_with_reference_defers_then_follows_up(sim: SimDiscord, connec
     await create(conn)
     await conn.wait_raw(has_result)
     events = [(e, d.get("type"), d.get("flags")) for e, d in conn.raw]
-    assert events[:3] == [("MESSAGE_CREATE", 20, 128), ("MESSAGE_CREATE", 19, 0), ("MESSAGE_DELETE", None, None)]
+    assert events[:3] == [
+        ("MESSAGE_CREATE", 20, 128),
+        ("MESSAGE_CREATE", 19, 0),
+        ("MESSAGE_DELETE", None, None),
+    ]
     placeholder, ack = conn.raw_creates()[:2]
     assert ack["message_reference"]["message_id"] == placeholder["id"]
 
@@ -214,9 +220,9 @@ def _collector(out: list[discord.Message]) -> Any:
     return on_message
 
 
-async def _until(predicate: Any, timeout: float = 10.0) -> None:
+async def _until(predicate: Any, within: float = 10.0) -> None:
     async def _wait() -> None:
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - state mutated by client callbacks
             await asyncio.sleep(0.01)
 
-    await asyncio.wait_for(_wait(), timeout)
+    await asyncio.wait_for(_wait(), within)

@@ -17,9 +17,11 @@ async def test_fifty_clients_create_at_once(sim: SimDiscord, connect: Connect) -
     conns = await asyncio.gather(*(connect(a) for a in accounts))
     assert all(c.guild.me is not None for c in conns)
 
-    interactions = await asyncio.gather(*(create(c, prompt=f"prompt {i}", style="Anime") for i, c in enumerate(conns)))
+    interactions = await asyncio.gather(
+        *(create(c, prompt=f"prompt {i}", style="Anime") for i, c in enumerate(conns))
+    )
     assert all(i.successful for i in interactions)
-    await asyncio.gather(*(c.wait_raw(has_result, timeout=60) for c in conns))
+    await asyncio.gather(*(c.wait_raw(has_result, within=60) for c in conns))
 
     for i, conn in enumerate(conns):
         uid = conn.account.user_id

@@ -88,7 +88,9 @@ async def test_real_client_under_both_compressions(
 async def test_every_server_frame_is_compressed_binary(sim: SimDiscord, compression: str) -> None:
     acct = sim.add_account()
     url = f"{sim.gateway_base}?v=9&encoding=json&compress={compression}"
-    decoder: Any = zlib.decompressobj() if compression == "zlib-stream" else zstandard.ZstdDecompressor().decompressobj()
+    decoder: Any = (
+        zlib.decompressobj() if compression == "zlib-stream" else zstandard.ZstdDecompressor().decompressobj()
+    )
     events: list[Any] = []
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
         # IDENTIFY before HELLO, as discord.py-self does.
@@ -129,9 +131,18 @@ async def test_explicit_nulls_do_not_break_the_session(sim: SimDiscord, connect:
 
     conn.client.event(on_message)
     odd = await sim.bot.post_message(
-        conn.account.channel_id, "odd shape",
-        raw={"components": None, "thread": None, "embeds": None, "attachments": None, "mentions": None,
-             "interaction": None, "message_reference": None, "sticker_items": None},
+        conn.account.channel_id,
+        "odd shape",
+        raw={
+            "components": None,
+            "thread": None,
+            "embeds": None,
+            "attachments": None,
+            "mentions": None,
+            "interaction": None,
+            "message_reference": None,
+            "sticker_items": None,
+        },
     )
     await sim.bot.post_message(conn.account.channel_id, "normal one")
     await conn.wait_raw(lambda raw: len(raw) >= 2)
@@ -173,5 +184,5 @@ def test_make_client_is_light() -> None:
 
 
 async def _until(predicate: Any) -> None:
-    while not predicate():
+    while not predicate():  # noqa: ASYNC110 - state mutated by client callbacks
         await asyncio.sleep(0.01)

@@ -16,10 +16,12 @@ because of a fact about discord.py-self 2.1.0 (see shared/docs/discord-protocol.
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import discord
@@ -42,6 +44,15 @@ RawMessageListener = Callable[[str, dict[str, Any]], None]
 
 RAW_MESSAGE_EVENTS = ("MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE")
 
+# Raw interaction events, seen before the library's parser (the session driver's hook).
+RawInteractionListener = Callable[[str, dict[str, Any]], None]
+RAW_INTERACTION_EVENTS = (
+    "INTERACTION_CREATE",
+    "INTERACTION_SUCCESS",
+    "INTERACTION_FAILED",
+    "INTERACTION_FAILURE",
+)
+
 # Top-level message keys whose explicit null is meaningful to 2.1.0 and must be kept:
 # `referenced_message: null` means "the replied-to message was deleted". Every other top-level
 # null is at best equal to absence (`data.get(k)`), and at worst a crash: 2.1.0 iterates or
@@ -61,8 +72,9 @@ def configure_endpoints(rest_base: str = DISCORD_REST_BASE, gateway_base: str = 
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_base)
 
 
-async def _offline_headers(cls: type[discord.utils.Headers], session: Any, proxy: Any = None,
-                           proxy_auth: Any = None) -> discord.utils.Headers:
+async def _offline_headers(
+    cls: type[discord.utils.Headers], session: Any, proxy: Any = None, proxy_auth: Any = None
+) -> discord.utils.Headers:
     bv = OFFLINE_BROWSER_VERSION
     properties = {
         "os": "Windows",
@@ -118,13 +130,54 @@ def install_offline_headers() -> None:
     discord.utils.Headers.default = classmethod(_offline_headers)  # type: ignore[assignment,method-assign]
 
 
+# -- error bodies -------------------------------------------------------------------------
+# 2.1.0's ``RateLimited`` (raised when a 429's retry_after exceeds max_ratelimit_timeout) keeps
+# only retry_after; the daemon must hand Discord's own body to the API caller. The response is
+# read through the module-level ``json_or_text``: a wrapper records >= 400 bodies into a box
+# held by a ContextVar, so only the awaiting task that opened the box sees its own responses.
+_error_bodies: contextvars.ContextVar[list[tuple[int, str]] | None] = contextvars.ContextVar(
+    "discord_error_bodies", default=None
+)
+
+
+def install_error_body_capture() -> None:
+    """Wrap ``discord.http.json_or_text`` so :func:`capture_error_bodies` works. Idempotent."""
+    original = discord.http.json_or_text
+    if getattr(original, "__capturing__", False):
+        return
+
+    async def json_or_text(response: Any) -> Any:
+        data = await original(response)
+        box = _error_bodies.get()
+        status = getattr(response, "status_code", None) or getattr(response, "status", 0) or 0
+        if box is not None and status >= 400:
+            box.append((int(status), data if isinstance(data, str) else json.dumps(data)))
+        return data
+
+    json_or_text.__capturing__ = True  # type: ignore[attr-defined]
+    json_or_text.__wrapped__ = original  # type: ignore[attr-defined]
+    discord.http.json_or_text = json_or_text  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def capture_error_bodies() -> Iterator[list[tuple[int, str]]]:
+    """Collect ``(status, body text)`` of every >= 400 response awaited inside the block."""
+    box: list[tuple[int, str]] = []
+    token = _error_bodies.set(box)
+    try:
+        yield box
+    finally:
+        _error_bodies.reset(token)
+
+
 def strip_nulls(data: dict[str, Any]) -> dict[str, Any]:
     """Drop top-level explicit nulls that crash 2.1.0's message parsing (a copy; input untouched)."""
     return {k: v for k, v in data.items() if v is not None or k in _MEANINGFUL_NULLS}
 
 
-def _wrap_message_parser(event: str, original: Callable[[Any], None],
-                         listener: RawMessageListener | None) -> Callable[[Any], None]:
+def _wrap_message_parser(
+    event: str, original: Callable[[Any], None], listener: RawMessageListener | None
+) -> Callable[[Any], None]:
     def parse(data: Any) -> None:
         if listener is not None:
             try:
@@ -143,7 +196,26 @@ def _wrap_message_parser(event: str, original: Callable[[Any], None],
     return parse
 
 
-def make_client(*, raw_message_listener: RawMessageListener | None = None, **kwargs: Any) -> discord.Client:
+def _wrap_interaction_parser(
+    event: str, original: Callable[[Any], None], listener: RawInteractionListener
+) -> Callable[[Any], None]:
+    def parse(data: Any) -> None:
+        try:
+            listener(event, data)
+        except Exception:
+            log.exception("raw interaction listener failed on %s", event)
+        original(data)
+
+    parse.__wrapped__ = original  # type: ignore[attr-defined]
+    return parse
+
+
+def make_client(
+    *,
+    raw_message_listener: RawMessageListener | None = None,
+    raw_interaction_listener: RawInteractionListener | None = None,
+    **kwargs: Any,
+) -> discord.Client:
     """A light ``discord.Client`` for one account, ready for ``login`` + ``connect``.
 
     - ``chunk_guilds_at_startup=False``: otherwise ``on_ready`` is late by seconds or never fires.
@@ -153,6 +225,9 @@ def make_client(*, raw_message_listener: RawMessageListener | None = None, **kwa
       an interaction the bot never answered ends the wait as ``successful=False``.
     - ``raw_message_listener(event_name, data)`` sees every MESSAGE_CREATE / MESSAGE_UPDATE /
       MESSAGE_DELETE payload first, also those the library then fails to parse.
+    - ``raw_interaction_listener(event_name, data)`` sees every INTERACTION_CREATE / _SUCCESS /
+      _FAILED / _FAILURE ``{id, nonce}`` first, in gateway order: 2.1.0 registers its own wait
+      only after the POST returns, so events that beat the 204 are otherwise missed.
 
     The parsers dict is built once in ``ConnectionState.__init__`` and each new gateway
     connection takes that same dict (``ws._discord_parsers = state.parsers``), so patching it
@@ -169,4 +244,7 @@ def make_client(*, raw_message_listener: RawMessageListener | None = None, **kwa
     parsers["INTERACTION_FAILURE"] = parsers["INTERACTION_FAILED"]
     for event in RAW_MESSAGE_EVENTS:
         parsers[event] = _wrap_message_parser(event, parsers[event], raw_message_listener)
+    if raw_interaction_listener is not None:
+        for event in RAW_INTERACTION_EVENTS:
+            parsers[event] = _wrap_interaction_parser(event, parsers[event], raw_interaction_listener)
     return client

@@ -13,4 +13,13 @@ from .faults import Faults
 from .server import SimDiscord
 from .world import SimAccount, World
 
-__all__ = ["Faults", "InteractionRecord", "SimAccount", "SimBot", "SimBotSettings", "SimDiscord", "SimEvents", "World"]
+__all__ = [
+    "Faults",
+    "InteractionRecord",
+    "SimAccount",
+    "SimBot",
+    "SimBotSettings",
+    "SimDiscord",
+    "SimEvents",
+    "World",
+]

@@ -28,8 +28,13 @@ log = logging.getLogger(__name__)
 
 
 def account_dict(acct: Any) -> dict[str, Any]:
-    return {"token": acct.token, "user_id": str(acct.user_id), "guild_id": str(acct.guild_id),
-            "channel_id": str(acct.channel_id), "username": acct.username}
+    return {
+        "token": acct.token,
+        "user_id": str(acct.user_id),
+        "guild_id": str(acct.guild_id),
+        "channel_id": str(acct.channel_id),
+        "username": acct.username,
+    }
 
 
 class AdminApi:
@@ -70,17 +75,21 @@ class AdminApi:
 
     async def state(self, request: web.Request) -> web.Response:
         sim = self.sim
-        return json_response({
-            "rest_base": sim.rest_base,
-            "gateway_base": sim.gateway_base,
-            "accounts": [account_dict(a) for a in sim.accounts],
-            "command_version": str(sim.world.commands.version),
-            "sessions": [{"session_id": s.session_id, "user_id": str(s.user.id), "live": s.live, "seq": s.seq}
-                         for s in sim.hub.sessions.values()],
-            "jobs": {k: {"user_id": str(j.user.id), "done": j.done} for k, j in sim.bot.jobs.items()},
-            "events": sim.events.snapshot(),
-            "bot": _settings_dict(sim.bot.settings),
-        })
+        return json_response(
+            {
+                "rest_base": sim.rest_base,
+                "gateway_base": sim.gateway_base,
+                "accounts": [account_dict(a) for a in sim.accounts],
+                "command_version": str(sim.world.commands.version),
+                "sessions": [
+                    {"session_id": s.session_id, "user_id": str(s.user.id), "live": s.live, "seq": s.seq}
+                    for s in sim.hub.sessions.values()
+                ],
+                "jobs": {k: {"user_id": str(j.user.id), "done": j.done} for k, j in sim.bot.jobs.items()},
+                "events": sim.events.snapshot(),
+                "bot": _settings_dict(sim.bot.settings),
+            }
+        )
 
     async def accounts(self, request: web.Request) -> web.Response:
         body = await self._body(request) if request.can_read_body else {}
@@ -112,8 +121,9 @@ class AdminApi:
 
     async def post_message(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        msg = await self.sim.bot.post_message(int(request.match_info["channel_id"]), str(body.get("content", "")),
-                                              raw=body.get("raw"))
+        msg = await self.sim.bot.post_message(
+            int(request.match_info["channel_id"]), str(body.get("content", "")), raw=body.get("raw")
+        )
         return json_response(msg)
 
 

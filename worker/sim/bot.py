@@ -129,37 +129,51 @@ class SimBot:
 
     # -- public helpers --------------------------------------------------------------------
 
-    async def post_message(self, channel_id: int, content: str = "", *, raw: dict[str, Any] | None = None,
-                           **fields: Any) -> dict[str, Any]:
+    async def post_message(
+        self, channel_id: int, content: str = "", *, raw: dict[str, Any] | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """Post a message as the bot. ``raw`` keys override the built payload verbatim (explicit
         nulls, missing ids, odd shapes), for tests of the daemon's parser."""
         if raw is None:
             return self.world.create_message(channel_id, self.user, content, **fields)
-        data = payloads.message(message_id=self.world.snowflakes.next(), channel_id=channel_id,
-                                guild_id=self.world.guild.id, author=self.user, content=content, **fields)
+        data = payloads.message(
+            message_id=self.world.snowflakes.next(),
+            channel_id=channel_id,
+            guild_id=self.world.guild.id,
+            author=self.user,
+            content=content,
+            **fields,
+        )
         data.update(raw)
         return self.world.post_raw(channel_id, data)
 
     def video_url(self, channel_id: int, attachment_id: int, filename: str) -> str:
         # Real CDN links carry signed expiry parameters; clients must keep the query string.
         ex = secrets.token_hex(4)
-        return (f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}"
-                f"?ex={ex}&is={ex}&hm={secrets.token_hex(32)}&")
+        return (
+            f"{self.cdn_base}/attachments/{channel_id}/{attachment_id}/{filename}"
+            f"?ex={ex}&is={ex}&hm={secrets.token_hex(32)}&"
+        )
 
     # -- interactions ----------------------------------------------------------------------
 
     async def handle(self, ctx: InteractionContext) -> None:
         """Run one interaction after Discord answered the POST with 204."""
         s = self.settings
-        self.hub.dispatch_to_session(ctx.session_id, "INTERACTION_CREATE", interaction_event(ctx.interaction_id, ctx.nonce))
+        self.hub.dispatch_to_session(
+            ctx.session_id, "INTERACTION_CREATE", interaction_event(ctx.interaction_id, ctx.nonce)
+        )
         if self.faults.take_unanswered() or (s.no_answer_rate and self._rng.random() < s.no_answer_rate):
             await asyncio.sleep(s.failure_event_delay)
-            self.hub.dispatch_to_session(ctx.session_id, "INTERACTION_FAILURE",
-                                         interaction_event(ctx.interaction_id, ctx.nonce))
+            self.hub.dispatch_to_session(
+                ctx.session_id, "INTERACTION_FAILURE", interaction_event(ctx.interaction_id, ctx.nonce)
+            )
             log.info("bot: interaction %s left unanswered", ctx.interaction_id)
             return
         await asyncio.sleep(s.ack_delay)
-        self.hub.dispatch_to_session(ctx.session_id, "INTERACTION_SUCCESS", interaction_event(ctx.interaction_id, ctx.nonce))
+        self.hub.dispatch_to_session(
+            ctx.session_id, "INTERACTION_SUCCESS", interaction_event(ctx.interaction_id, ctx.nonce)
+        )
         if ctx.type == 3:
             await self._on_button(ctx)
         elif ctx.name in ("create", "create_single"):
@@ -167,9 +181,17 @@ class SimBot:
         else:
             self._reply(ctx, texts.NOT_SUPPORTED.format(uid=ctx.user.id))
 
-    def _reply(self, ctx: InteractionContext, content: str, *, mention: bool = True, flags: int = 0,
-               type: int = payloads.MESSAGE_CHAT_INPUT_COMMAND, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """An interaction response message: type 20 with legacy ``interaction`` and ``interaction_metadata``."""
+    def _reply(
+        self,
+        ctx: InteractionContext,
+        content: str,
+        *,
+        mention: bool = True,
+        flags: int = 0,
+        type: int = payloads.MESSAGE_CHAT_INPUT_COMMAND,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An interaction response: type 20 with legacy ``interaction`` and ``interaction_metadata``."""
         fields: dict[str, Any] = {
             "interaction": payloads.legacy_interaction(ctx.interaction_id, ctx.name, ctx.user),
             "interaction_metadata": payloads.interaction_metadata(ctx.interaction_id, ctx.name, ctx.user),
@@ -177,8 +199,13 @@ class SimBot:
         }
         fields.update(extra or {})
         return self.world.create_message(
-            ctx.channel_id, self.user, content, type=type, flags=flags,
-            mentions=[ctx.user] if mention else [], extra=fields,
+            ctx.channel_id,
+            self.user,
+            content,
+            type=type,
+            flags=flags,
+            mentions=[ctx.user] if mention else [],
+            extra=fields,
         )
 
     async def _on_create(self, ctx: InteractionContext) -> None:
@@ -206,8 +233,12 @@ class SimBot:
         if not self.settings.ack_with_reference:
             return self._reply(ctx, content)
         placeholder = self._reply(ctx, "", mention=False, flags=FLAG_LOADING)
-        ref = {"message_id": placeholder["id"], "channel_id": str(ctx.channel_id),
-               "guild_id": str(self.world.guild.id), "type": 0}
+        ref = {
+            "message_id": placeholder["id"],
+            "channel_id": str(ctx.channel_id),
+            "guild_id": str(self.world.guild.id),
+            "type": 0,
+        }
         ack = self._reply(ctx, content, type=MESSAGE_REPLY, extra={"message_reference": ref})
         self.world.delete_message(int(placeholder["id"]))
         return ack
@@ -222,13 +253,16 @@ class SimBot:
         await asyncio.sleep(max(0.0, s.result_delay - waited))
         uid = job.user.id
         if s.failure_rate and self._rng.random() < s.failure_rate:
-            self.world.create_message(job.channel_id, self.user, texts.failed(uid, job.options), mentions=[job.user])
+            self.world.create_message(
+                job.channel_id, self.user, texts.failed(uid, job.options), mentions=[job.user]
+            )
             log.info("bot: job %s failed", job.key)
             return
         self._post_result(job, texts.result(uid, job.options), count=count, reference_id=job.ack_id)
 
-    def _post_result(self, job: Job, content: str, *, count: int, reference_id: int | None,
-                     with_buttons: bool = True) -> None:
+    def _post_result(
+        self, job: Job, content: str, *, count: int, reference_id: int | None, with_buttons: bool = True
+    ) -> None:
         s = self.settings
         videos = []
         for i in range(1, count + 1):
@@ -237,8 +271,12 @@ class SimBot:
             videos.append((attachment_id, filename, self.video_url(job.channel_id, attachment_id, filename)))
         extra: dict[str, Any] = {}
         if s.result_reference and reference_id is not None:
-            extra["message_reference"] = {"message_id": str(reference_id), "channel_id": str(job.channel_id),
-                                          "guild_id": str(self.world.guild.id), "type": 0}
+            extra["message_reference"] = {
+                "message_id": str(reference_id),
+                "channel_id": str(job.channel_id),
+                "guild_id": str(self.world.guild.id),
+                "type": 0,
+            }
         groups = [[v] for v in videos] if s.result_split and count > 1 else [videos]
         for part, group in enumerate(groups, start=1):
             body = content if len(groups) == 1 else texts.result(job.user.id, job.options, part, len(groups))
@@ -246,11 +284,18 @@ class SimBot:
             if s.result_as_links:
                 body = body + "\n" + "\n".join(url for _, _, url in group)
             elif s.result_as_embeds:
-                fields["embeds"] = [texts.video_embed(url, job.options.get("aspect-ratio")) for _, _, url in group]
+                fields["embeds"] = [
+                    texts.video_embed(url, job.options.get("aspect-ratio")) for _, _, url in group
+                ]
             else:
                 fields["attachments"] = [
-                    texts.attachment(attachment_id=aid, url=url, filename=name, size=len(sample_video()),
-                                     aspect_ratio=job.options.get("aspect-ratio"))
+                    texts.attachment(
+                        attachment_id=aid,
+                        url=url,
+                        filename=name,
+                        size=len(sample_video()),
+                        aspect_ratio=job.options.get("aspect-ratio"),
+                    )
                     for aid, name, url in group
                 ]
             if with_buttons and part == len(groups):
@@ -282,7 +327,8 @@ class SimBot:
                 content = texts.VARIATION.format(uid=uid, index=index, options=options)
                 self._post_result(new, content, count=4, reference_id=ctx.message_id)
             else:  # redo, shuffle
-                self._post_result(new, texts.REDO.format(uid=uid, options=options), count=4,
-                                  reference_id=ctx.message_id)
+                self._post_result(
+                    new, texts.REDO.format(uid=uid, options=options), count=4, reference_id=ctx.message_id
+                )
         finally:
             new.done = True

@@ -20,8 +20,17 @@ OPTION_ATTACHMENT = 11
 STYLES = ("Realistic", "Anime", "3D Animation")
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4")
 CHARACTERS = (
-    "eula", "ganyu", "hutao", "kamisatoayaka", "keqing", "klee",
-    "nahida", "ningguang", "raidenshogun", "xiangling", "yaemiko",
+    "eula",
+    "ganyu",
+    "hutao",
+    "kamisatoayaka",
+    "keqing",
+    "klee",
+    "nahida",
+    "ningguang",
+    "raidenshogun",
+    "xiangling",
+    "yaemiko",
 )
 MOTIONS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 
@@ -30,8 +39,14 @@ def _choices(values: tuple[str, ...]) -> list[dict[str, str]]:
     return [{"name": v, "value": v} for v in values]
 
 
-def _opt(name: str, description: str, *, type: int = OPTION_STRING, required: bool = False,
-         choices: tuple[str, ...] = ()) -> dict[str, Any]:
+def _opt(
+    name: str,
+    description: str,
+    *,
+    type: int = OPTION_STRING,
+    required: bool = False,
+    choices: tuple[str, ...] = (),
+) -> dict[str, Any]:
     data: dict[str, Any] = {"type": type, "name": name, "description": description, "required": required}
     if choices:
         data["choices"] = _choices(choices)
@@ -168,7 +183,9 @@ class CommandRegistry:
             )
         raw_options = data.get("options") or []
         if not isinstance(raw_options, list):
-            raise invalid_form_body({"data": {"options": _field_error("LIST_TYPE_CONVERT", "Must be a list.")}})
+            raise invalid_form_body(
+                {"data": {"options": _field_error("LIST_TYPE_CONVERT", "Must be a list.")}}
+            )
         specs = {o["name"]: o for o in cmd.options}
         values: dict[str, Any] = {}
         errors: dict[str, Any] = {}
@@ -189,7 +206,9 @@ class CommandRegistry:
                 values[name] = value  # type: ignore[index]
         missing = [n for n, s in specs.items() if s.get("required") and n not in values]
         for name in missing:
-            errors[name] = _field_error("APPLICATION_COMMAND_OPTIONS_REQUIRED_MISSING", "Required options missing.")
+            errors[name] = _field_error(
+                "APPLICATION_COMMAND_OPTIONS_REQUIRED_MISSING", "Required options missing."
+            )
         if errors:
             raise invalid_form_body({"data": {"options": errors}})
         return cmd, values

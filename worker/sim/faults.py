@@ -32,7 +32,9 @@ class DispatchRule:
     user_id: int | None = None
 
     def matches(self, event: str, user_id: int) -> bool:
-        return (self.event is None or self.event == event) and (self.user_id is None or self.user_id == user_id)
+        return (self.event is None or self.event == event) and (
+            self.user_id is None or self.user_id == user_id
+        )
 
 
 @dataclass
@@ -45,7 +47,9 @@ class RestRule:
     is_global: bool = False
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method.upper() == method.upper()) and re.search(self.route, path) is not None
+        return (self.method is None or self.method.upper() == method.upper()) and re.search(
+            self.route, path
+        ) is not None
 
 
 class Faults:
@@ -67,27 +71,39 @@ class Faults:
 
     # -- dispatch --------------------------------------------------------------------------
 
-    def add_dispatch_rule(self, action: str, event: str | None = None, *, count: int = 1, delay: float = 0.5,
-                          user_id: int | None = None) -> DispatchRule:
+    def add_dispatch_rule(
+        self,
+        action: str,
+        event: str | None = None,
+        *,
+        count: int = 1,
+        delay: float = 0.5,
+        user_id: int | None = None,
+    ) -> DispatchRule:
         if action not in DISPATCH_ACTIONS:
             raise ValueError(f"unknown dispatch fault {action!r}")
         rule = DispatchRule(action=action, event=event, remaining=count, delay=delay, user_id=user_id)
         self.dispatch_rules.append(rule)
         return rule
 
-    def drop_events(self, event: str | None = None, *, count: int = 1, user_id: int | None = None) -> DispatchRule:
+    def drop_events(
+        self, event: str | None = None, *, count: int = 1, user_id: int | None = None
+    ) -> DispatchRule:
         return self.add_dispatch_rule("drop", event, count=count, user_id=user_id)
 
-    def delay_events(self, event: str | None = None, *, delay: float = 0.5, count: int = 1,
-                     user_id: int | None = None) -> DispatchRule:
+    def delay_events(
+        self, event: str | None = None, *, delay: float = 0.5, count: int = 1, user_id: int | None = None
+    ) -> DispatchRule:
         return self.add_dispatch_rule("delay", event, count=count, delay=delay, user_id=user_id)
 
-    def duplicate_events(self, event: str | None = None, *, count: int = 1,
-                         user_id: int | None = None) -> DispatchRule:
+    def duplicate_events(
+        self, event: str | None = None, *, count: int = 1, user_id: int | None = None
+    ) -> DispatchRule:
         return self.add_dispatch_rule("duplicate", event, count=count, user_id=user_id)
 
-    def reorder_events(self, event: str | None = None, *, count: int = 1,
-                       user_id: int | None = None) -> DispatchRule:
+    def reorder_events(
+        self, event: str | None = None, *, count: int = 1, user_id: int | None = None
+    ) -> DispatchRule:
         """Hold the matching event and send it after the next one to that session."""
         return self.add_dispatch_rule("reorder", event, count=count, user_id=user_id)
 
@@ -102,16 +118,36 @@ class Faults:
 
     # -- REST ------------------------------------------------------------------------------
 
-    def rest_error(self, status: int = 500, route: str = "/interactions$", *, count: int = 1,
-                   method: str | None = None, retry_after: float = 1.0, is_global: bool = False) -> RestRule:
-        """The next ``count`` requests whose path matches ``route`` get ``status`` (429 carries retry_after)."""
-        rule = RestRule(status=status, route=route, remaining=count, method=method, retry_after=retry_after,
-                        is_global=is_global)
+    def rest_error(
+        self,
+        status: int = 500,
+        route: str = "/interactions$",
+        *,
+        count: int = 1,
+        method: str | None = None,
+        retry_after: float = 1.0,
+        is_global: bool = False,
+    ) -> RestRule:
+        """The next ``count`` requests matching ``route`` get ``status`` (a 429 carries retry_after)."""
+        rule = RestRule(
+            status=status,
+            route=route,
+            remaining=count,
+            method=method,
+            retry_after=retry_after,
+            is_global=is_global,
+        )
         self.rest_rules.append(rule)
         return rule
 
-    def rate_limit(self, route: str = "/interactions$", *, retry_after: float = 0.5, count: int = 1,
-                   method: str | None = None) -> RestRule:
+    def rate_limit(
+        self,
+        route: str = "/interactions$",
+        *,
+        retry_after: float = 0.5,
+        count: int = 1,
+        method: str | None = None,
+    ) -> RestRule:
         return self.rest_error(429, route, count=count, method=method, retry_after=retry_after)
 
     def match_rest(self, method: str, path: str) -> RestRule | None:
@@ -181,12 +217,19 @@ class Faults:
             return {"closed": await self.revoke_token(str(spec["token"]))}
         if action in ("rest_error", "rate_limit"):
             status = 429 if action == "rate_limit" else int(spec.get("status", 500))
-            self.rest_error(status, str(spec.get("route", "/interactions$")), count=count, method=spec.get("method"),
-                            retry_after=float(spec.get("retry_after", 1.0)), is_global=bool(spec.get("global", False)))
+            self.rest_error(
+                status,
+                str(spec.get("route", "/interactions$")),
+                count=count,
+                method=spec.get("method"),
+                retry_after=float(spec.get("retry_after", 1.0)),
+                is_global=bool(spec.get("global", False)),
+            )
             return {"ok": True}
         if action in DISPATCH_ACTIONS:
-            self.add_dispatch_rule(action, spec.get("event"), count=count, delay=float(spec.get("delay", 0.5)),
-                                   user_id=user_id)
+            self.add_dispatch_rule(
+                action, spec.get("event"), count=count, delay=float(spec.get("delay", 0.5)), user_id=user_id
+            )
             return {"ok": True}
         if action == "fail_interactions":
             self.fail_interactions(count)

@@ -204,8 +204,14 @@ class Session:
 class GatewayHub:
     """All sessions, all connections, and the fan-out of world events to them."""
 
-    def __init__(self, world: World, events: SimEvents, *, heartbeat_interval_ms: int = 41250,
-                 resume_window: float = 300.0) -> None:
+    def __init__(
+        self,
+        world: World,
+        events: SimEvents,
+        *,
+        heartbeat_interval_ms: int = 41250,
+        resume_window: float = 300.0,
+    ) -> None:
         self.world = world
         self.events = events
         self.faults: Faults | None = None
@@ -214,6 +220,7 @@ class GatewayHub:
         self.resume_gateway_url = ""
         self.sessions: dict[str, Session] = {}
         self.connections: set[Connection] = set()
+        self._closing: set[asyncio.Task[bool]] = set()
         world.subscribe(self.on_world_event)
 
     # -- fan-out ---------------------------------------------------------------------------
@@ -251,8 +258,14 @@ class GatewayHub:
 
     # -- control (faults and lifecycle) ----------------------------------------------------
 
-    async def close_connections(self, sessions: Iterable[Session], *, code: int | None = None,
-                                op: int | None = None, abort: bool = False) -> int:
+    async def close_connections(
+        self,
+        sessions: Iterable[Session],
+        *,
+        code: int | None = None,
+        op: int | None = None,
+        abort: bool = False,
+    ) -> int:
         """Close the live connections of ``sessions``: with op 7 / op 9 first, a close code, or a TCP drop."""
         n = 0
         for session in list(sessions):
@@ -269,11 +282,16 @@ class GatewayHub:
             if abort:
                 conn.abort()
             elif code is not None:
-                asyncio.create_task(conn.ws.close(code=code, message=b""))
-            # op 7 / op 9: the client closes; close our side too if it does not.
+                self._spawn_close(conn, code)
             else:
-                asyncio.get_running_loop().call_later(2.0, lambda c=conn: asyncio.ensure_future(c.ws.close()))
+                # op 7 / op 9: the client closes; close our side too if it does not.
+                asyncio.get_running_loop().call_later(2.0, self._spawn_close, conn, 1000)
         return n
+
+    def _spawn_close(self, conn: Connection, code: int) -> None:
+        task = asyncio.create_task(conn.ws.close(code=code, message=b""))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     @staticmethod
     async def _try_send(conn: Connection, payload: dict[str, Any]) -> None:
@@ -303,8 +321,15 @@ class GatewayHub:
         self.connections.add(conn)
         self.events.gateway_connections += 1
         try:
-            await conn.send({"op": OP_HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms,
-                                                   "_trace": ['["gateway-sim",{"micros":0}]']}})
+            await conn.send(
+                {
+                    "op": OP_HELLO,
+                    "d": {
+                        "heartbeat_interval": self.heartbeat_interval_ms,
+                        "_trace": ['["gateway-sim",{"micros":0}]'],
+                    },
+                }
+            )
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     try:
@@ -426,8 +451,9 @@ class GatewayHub:
         guild = self.world.guild
         # Aligned with READY's guilds: the library zips these lists per guild.
         return {
-            "guilds": [{"id": str(guild.id), "voice_states": [], "embedded_activities": [],
-                        "activity_instances": []}],
+            "guilds": [
+                {"id": str(guild.id), "voice_states": [], "embedded_activities": [], "activity_instances": []}
+            ],
             "merged_members": [[payloads.member(guild, self.world.bot_user, with_user=False)]],
             "merged_presences": {"guilds": [[]], "friends": []},
             "lazy_private_channels": [],

@@ -21,7 +21,13 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 def error(status: int, code: int = 0, message: str | None = None) -> web.Response:
-    text = message or {401: "401: Unauthorized", 403: "403: Forbidden", 404: "404: Not Found",
-                       405: "405: Method Not Allowed", 500: "500: Internal Server Error",
-                       502: "502: Bad Gateway", 503: "503: Service Unavailable"}.get(status, str(status))
+    text = message or {
+        401: "401: Unauthorized",
+        403: "403: Forbidden",
+        404: "404: Not Found",
+        405: "405: Method Not Allowed",
+        500: "500: Internal Server Error",
+        502: "502: Bad Gateway",
+        503: "503: Service Unavailable",
+    }.get(status, str(status))
     return json_response({"message": text, "code": code}, status)

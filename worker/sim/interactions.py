@@ -48,7 +48,9 @@ class InteractionEndpoint:
         try:
             payload = await self._read_payload(request)
         except ValueError as exc:
-            return json_response({"code": 50109, "message": f"The request body contains invalid JSON. ({exc})"}, 400)
+            return json_response(
+                {"code": 50109, "message": f"The request body contains invalid JSON. ({exc})"}, 400
+            )
 
         limited = self._rate_limited(user.id)
         if limited is not None:
@@ -93,7 +95,11 @@ class InteractionEndpoint:
             recent.popleft()
         if len(recent) >= limit:
             retry_after = max(0.05, 1.0 - (now - recent[0])) if recent else self.rate_limit_retry_after
-            body = {"message": "You are being rate limited.", "retry_after": round(retry_after, 3), "global": False}
+            body = {
+                "message": "You are being rate limited.",
+                "retry_after": round(retry_after, 3),
+                "global": False,
+            }
             resp = json_response(body, 429)
             resp.headers["Retry-After"] = str(max(1, round(retry_after)))
             resp.headers["X-RateLimit-Scope"] = "user"
@@ -114,27 +120,46 @@ class InteractionEndpoint:
             raise CommandError({"message": "Missing Access", "code": 50001})
         session_id = str(payload.get("session_id") or "")
         if self.hub.live_session(session_id, user.id) is None:
-            raise invalid_form_body({"session_id": {"_errors": [
-                {"code": "SESSION_ID_INVALID", "message": "Invalid session id."}]}})
+            raise invalid_form_body(
+                {
+                    "session_id": {
+                        "_errors": [{"code": "SESSION_ID_INVALID", "message": "Invalid session id."}]
+                    }
+                }
+            )
         if str(payload.get("application_id")) != str(self.world.bot_user.id):
             raise CommandError({"message": "Unknown Application", "code": 10002})
         data = payload.get("data")
         if not isinstance(data, dict):
-            raise invalid_form_body({"data": {"_errors": [{"code": "BASE_TYPE_REQUIRED",
-                                                          "message": "This field is required"}]}})
+            raise invalid_form_body(
+                {"data": {"_errors": [{"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}]}}
+            )
         nonce = payload.get("nonce")
-        base = dict(interaction_id=self.world.snowflakes.next(), user=user, channel_id=channel_id,
-                    session_id=session_id, nonce=str(nonce) if nonce is not None else None)
+        base = dict(
+            interaction_id=self.world.snowflakes.next(),
+            user=user,
+            channel_id=channel_id,
+            session_id=session_id,
+            nonce=str(nonce) if nonce is not None else None,
+        )
         if itype == 2:
             cmd, options = self.world.commands.validate(data)
             return InteractionContext(name=cmd.name, type=2, options=options, **base)  # type: ignore[arg-type]
         if itype == 3:
             return self._validate_component(payload, data, base)
-        raise invalid_form_body({"type": {"_errors": [{"code": "BASE_TYPE_CHOICES",
-                                                      "message": "Value must be one of {2, 3, 4, 5}."}]}})
+        raise invalid_form_body(
+            {
+                "type": {
+                    "_errors": [
+                        {"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {2, 3, 4, 5}."}
+                    ]
+                }
+            }
+        )
 
-    def _validate_component(self, payload: dict[str, Any], data: dict[str, Any],
-                            base: dict[str, Any]) -> InteractionContext:
+    def _validate_component(
+        self, payload: dict[str, Any], data: dict[str, Any], base: dict[str, Any]
+    ) -> InteractionContext:
         try:
             message_id = int(payload.get("message_id") or 0)
         except (TypeError, ValueError):
@@ -143,25 +168,44 @@ class InteractionEndpoint:
         if message is None or int(message["channel_id"]) != base["channel_id"]:
             raise CommandError({"message": "Unknown Message", "code": 10008})
         custom_id = data.get("custom_id")
-        ids = {c.get("custom_id") for row in message.get("components") or [] for c in row.get("components", [])}
+        ids = {
+            c.get("custom_id") for row in message.get("components") or [] for c in row.get("components", [])
+        }
         if not isinstance(custom_id, str) or custom_id not in ids:
-            raise invalid_form_body({"data": {"custom_id": {"_errors": [
-                {"code": "COMPONENT_VALIDATION_FAILED", "message": "Component validation failed"}]}}})
+            raise invalid_form_body(
+                {
+                    "data": {
+                        "custom_id": {
+                            "_errors": [
+                                {
+                                    "code": "COMPONENT_VALIDATION_FAILED",
+                                    "message": "Component validation failed",
+                                }
+                            ]
+                        }
+                    }
+                }
+            )
         return InteractionContext(name=custom_id, type=3, message_id=message_id, **base)
 
-    def _record(self, payload: dict[str, Any], user: SimUser, ctx: InteractionContext | None, status: int) -> None:
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-        self.events.interactions.append(InteractionRecord(
-            interaction_id=ctx.interaction_id if ctx else 0,
-            user_id=user.id,
-            channel_id=ctx.channel_id if ctx else 0,
-            type=int(payload.get("type") or 0) if str(payload.get("type", "")).isdigit() else 0,
-            name=ctx.name if ctx else str(data.get("name") or data.get("custom_id") or ""),
-            options=dict(ctx.options) if ctx else {},
-            nonce=ctx.nonce if ctx else None,
-            session_id=ctx.session_id if ctx else str(payload.get("session_id") or ""),
-            status=status,
-        ))
+    def _record(
+        self, payload: dict[str, Any], user: SimUser, ctx: InteractionContext | None, status: int
+    ) -> None:
+        raw_data = payload.get("data")
+        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
+        self.events.interactions.append(
+            InteractionRecord(
+                interaction_id=ctx.interaction_id if ctx else 0,
+                user_id=user.id,
+                channel_id=ctx.channel_id if ctx else 0,
+                type=int(payload.get("type") or 0) if str(payload.get("type", "")).isdigit() else 0,
+                name=ctx.name if ctx else str(data.get("name") or data.get("custom_id") or ""),
+                options=dict(ctx.options) if ctx else {},
+                nonce=ctx.nonce if ctx else None,
+                session_id=ctx.session_id if ctx else str(payload.get("session_id") or ""),
+                status=status,
+            )
+        )
 
 
 def exc_status(exc: CommandError) -> int:

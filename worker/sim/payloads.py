@@ -253,9 +253,7 @@ def legacy_interaction(interaction_id: int, name: str, invoker: SimUser, type: i
     return {"id": str(interaction_id), "type": type, "name": name, "user": user(invoker)}
 
 
-def interaction_metadata(
-    interaction_id: int, name: str, invoker: SimUser, type: int = 2
-) -> dict[str, Any]:
+def interaction_metadata(interaction_id: int, name: str, invoker: SimUser, type: int = 2) -> dict[str, Any]:
     """The current ``message.interaction_metadata`` (2.1.0 ignores it; clients read it raw)."""
     return {
         "id": str(interaction_id),

@@ -33,8 +33,9 @@ API_PREFIX = "/api/v9"
 
 
 class RestApi:
-    def __init__(self, world: World, bot: SimBot, faults: Faults, events: SimEvents,
-                 interactions: InteractionEndpoint) -> None:
+    def __init__(
+        self, world: World, bot: SimBot, faults: Faults, events: SimEvents, interactions: InteractionEndpoint
+    ) -> None:
         self.world = world
         self.bot = bot
         self.faults = faults
@@ -79,7 +80,7 @@ class RestApi:
             return error(500)
 
     async def _dispatch(self, request: web.Request, path: str) -> web.StreamResponse:
-        match = None
+        match: tuple[str, Handler | None, dict[str, str]] | None = None
         for method, regex, pattern, handler in self.routes:
             m = regex.match(path)
             if m is not None:
@@ -94,8 +95,11 @@ class RestApi:
         if rule is not None:
             log.info("fault: %s %s -> %s", request.method, path, rule.status)
             if rule.status == 429:
-                body = {"message": "You are being rate limited.", "retry_after": rule.retry_after,
-                        "global": rule.is_global}
+                body = {
+                    "message": "You are being rate limited.",
+                    "retry_after": rule.retry_after,
+                    "global": rule.is_global,
+                }
                 resp = json_response(body, 429)
                 resp.headers["Retry-After"] = str(max(1, round(rule.retry_after)))
                 # Discord's own 429s come through its proxy (`Via`); without it the library
@@ -121,7 +125,9 @@ class RestApi:
     async def get_me(self, request: web.Request, user: SimUser, _: dict[str, str]) -> web.StreamResponse:
         return json_response(payloads.self_user(user))
 
-    async def settings_proto(self, request: web.Request, user: SimUser, _: dict[str, str]) -> web.StreamResponse:
+    async def settings_proto(
+        self, request: web.Request, user: SimUser, _: dict[str, str]
+    ) -> web.StreamResponse:
         return json_response({"settings": ""})
 
     async def experiments(self, request: web.Request, user: SimUser, _: dict[str, str]) -> web.StreamResponse:
@@ -132,8 +138,18 @@ class RestApi:
 
     async def my_guilds(self, request: web.Request, user: SimUser, _: dict[str, str]) -> web.StreamResponse:
         g = self.world.guild
-        return json_response([{"id": str(g.id), "name": g.name, "icon": None, "owner": g.owner_id == user.id,
-                               "permissions": payloads.EVERYONE_PERMISSIONS, "features": []}])
+        return json_response(
+            [
+                {
+                    "id": str(g.id),
+                    "name": g.name,
+                    "icon": None,
+                    "owner": g.owner_id == user.id,
+                    "permissions": payloads.EVERYONE_PERMISSIONS,
+                    "features": [],
+                }
+            ]
+        )
 
     async def get_guild(self, request: web.Request, user: SimUser, p: dict[str, str]) -> web.StreamResponse:
         g = self.world.guild
@@ -144,13 +160,21 @@ class RestApi:
         data.update(props)
         return json_response(data)
 
-    async def command_index(self, request: web.Request, user: SimUser, p: dict[str, str]) -> web.StreamResponse:
+    async def command_index(
+        self, request: web.Request, user: SimUser, p: dict[str, str]
+    ) -> web.StreamResponse:
         g = self.world.guild
         if int(p["guild_id"]) != g.id or user.id not in g.members:
             return error(404, 10004, "Unknown Guild")
         bot = self.world.bot_user
-        application = {"id": str(bot.id), "name": "PixVerse", "description": "AI video generation", "icon": bot.avatar,
-                       "bot": payloads.user(bot), "flags": 0}
+        application = {
+            "id": str(bot.id),
+            "name": "PixVerse",
+            "description": "AI video generation",
+            "icon": bot.avatar,
+            "bot": payloads.user(bot),
+            "flags": 0,
+        }
         return json_response(self.world.commands.index(application))
 
     def _visible_channel(self, user: SimUser, channel_id: str) -> int | None:
@@ -164,7 +188,9 @@ class RestApi:
             return error(404, 10003, "Unknown Channel")
         return json_response(payloads.channel(ch))
 
-    async def get_messages(self, request: web.Request, user: SimUser, p: dict[str, str]) -> web.StreamResponse:
+    async def get_messages(
+        self, request: web.Request, user: SimUser, p: dict[str, str]
+    ) -> web.StreamResponse:
         cid = self._visible_channel(user, p["channel_id"])
         if cid is None:
             return error(404, 10003, "Unknown Channel")
@@ -175,9 +201,16 @@ class RestApi:
             after = int(q["after"]) if q.get("after") else None
             around = int(q["around"]) if q.get("around") else None
         except ValueError:
-            return json_response({"code": 50035, "message": "Invalid Form Body",
-                                  "errors": {"limit": {"_errors": [{"code": "NUMBER_TYPE_COERCE",
-                                                                    "message": "Value is not int."}]}}}, 400)
+            return json_response(
+                {
+                    "code": 50035,
+                    "message": "Invalid Form Body",
+                    "errors": {
+                        "limit": {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Value is not int."}]}
+                    },
+                },
+                400,
+            )
         return json_response(self.world.history(cid, limit=limit, before=before, after=after, around=around))
 
     async def get_message(self, request: web.Request, user: SimUser, p: dict[str, str]) -> web.StreamResponse:
@@ -187,7 +220,9 @@ class RestApi:
             return error(404, 10008, "Unknown Message")
         return json_response(msg)
 
-    async def post_message(self, request: web.Request, user: SimUser, p: dict[str, str]) -> web.StreamResponse:
+    async def post_message(
+        self, request: web.Request, user: SimUser, p: dict[str, str]
+    ) -> web.StreamResponse:
         cid = self._visible_channel(user, p["channel_id"])
         if cid is None:
             return error(404, 10003, "Unknown Channel")
@@ -199,7 +234,9 @@ class RestApi:
         extra = {"nonce": body.get("nonce")} if isinstance(body, dict) and body.get("nonce") else None
         return json_response(self.world.create_message(cid, user, content, extra=extra))
 
-    async def post_interaction(self, request: web.Request, user: SimUser, _: dict[str, str]) -> web.StreamResponse:
+    async def post_interaction(
+        self, request: web.Request, user: SimUser, _: dict[str, str]
+    ) -> web.StreamResponse:
         return await self.interactions.handle(request, user)
 
     # -- CDN -------------------------------------------------------------------------------

@@ -30,9 +30,16 @@ log = logging.getLogger(__name__)
 
 
 class SimDiscord:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, bot: SimBotSettings | None = None,
-                 world: World | None = None, heartbeat_interval_ms: int = 41250,
-                 interaction_event_delay: float = 0.05) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        bot: SimBotSettings | None = None,
+        world: World | None = None,
+        heartbeat_interval_ms: int = 41250,
+        interaction_event_delay: float = 0.05,
+    ) -> None:
         self.host = host
         self.port = port
         self.world = world or World()
@@ -149,8 +156,9 @@ class SimDiscord:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
     # -- conveniences ----------------------------------------------------------------------

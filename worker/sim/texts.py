@@ -30,7 +30,9 @@ MODERATION = (
     f"[community guidelines](<{MODERATION_CHANNEL_LINK}>)."
 )
 # Stand-ins.
-NO_SUBSCRIPTION = "<@{uid}> You don't have an active subscription. Please subscribe to continue generating videos."
+NO_SUBSCRIPTION = (
+    "<@{uid}> You don't have an active subscription. Please subscribe to continue generating videos."
+)
 THROTTLED = (
     "<@{uid}> You have reached the maximum number of concurrent generations. "
     "Please wait for your current videos to finish."
@@ -93,14 +95,29 @@ def result_components(job: str, *, count: int = 4) -> list[dict[str, Any]]:
     """Action rows: U1..U4, V1..V4, then ReDo and 🔀 (only ReDo-less upscale row for one video)."""
     rows: list[dict[str, Any]] = []
     n = range(1, count + 1)
-    rows.append({"type": 1, "components": [
-        button(f"U{i}", CUSTOM_ID.format(action="upscale", index=i, job=job)) for i in n]})
-    rows.append({"type": 1, "components": [
-        button(f"V{i}", CUSTOM_ID.format(action="variation", index=i, job=job)) for i in n]})
-    rows.append({"type": 1, "components": [
-        button("ReDo", CUSTOM_ID.format(action="redo", index=0, job=job)),
-        button("", CUSTOM_ID.format(action="shuffle", index=0, job=job), emoji=SHUFFLE_EMOJI),
-    ]})
+    rows.append(
+        {
+            "type": 1,
+            "components": [button(f"U{i}", CUSTOM_ID.format(action="upscale", index=i, job=job)) for i in n],
+        }
+    )
+    rows.append(
+        {
+            "type": 1,
+            "components": [
+                button(f"V{i}", CUSTOM_ID.format(action="variation", index=i, job=job)) for i in n
+            ],
+        }
+    )
+    rows.append(
+        {
+            "type": 1,
+            "components": [
+                button("ReDo", CUSTOM_ID.format(action="redo", index=0, job=job)),
+                button("", CUSTOM_ID.format(action="shuffle", index=0, job=job), emoji=SHUFFLE_EMOJI),
+            ],
+        }
+    )
     return rows
 
 
@@ -108,7 +125,9 @@ def video_filename(job: str, index: int) -> str:
     return f"pixverse_{job}_{index}.mp4"
 
 
-def attachment(*, attachment_id: int, url: str, filename: str, size: int, aspect_ratio: str | None) -> dict[str, Any]:
+def attachment(
+    *, attachment_id: int, url: str, filename: str, size: int, aspect_ratio: str | None
+) -> dict[str, Any]:
     ratio = aspect_ratio or "16:9"
     return {
         "id": str(attachment_id),

@@ -131,7 +131,9 @@ class World:
     # -- users and accounts ----------------------------------------------------------------
 
     def _new_user(self, username: str, *, bot: bool = False, discriminator: str = "0") -> SimUser:
-        u = SimUser(id=self.snowflakes.next(), username=username, guild_id=0, bot=bot, discriminator=discriminator)
+        u = SimUser(
+            id=self.snowflakes.next(), username=username, guild_id=0, bot=bot, discriminator=discriminator
+        )
         self.users[u.id] = u
         return u
 
@@ -161,7 +163,9 @@ class World:
         token = self._make_token(u.id)
         self.tokens[token] = u.id
         log.debug("account %s (%s) in channel %s", name, u.id, thread.id)
-        return SimAccount(token=token, user_id=u.id, guild_id=self.guild.id, channel_id=thread.id, username=name)
+        return SimAccount(
+            token=token, user_id=u.id, guild_id=self.guild.id, channel_id=thread.id, username=name
+        )
 
     def add_accounts(self, n: int, *, prefix: str = "user") -> list[SimAccount]:
         start = len(self.tokens) + 1
@@ -215,7 +219,12 @@ class World:
         ch = self.guild.channels[channel_id]
         message_id = self.snowflakes.next()
         data = payloads.message(
-            message_id=message_id, channel_id=channel_id, guild_id=self.guild.id, author=author, content=content, **fields
+            message_id=message_id,
+            channel_id=channel_id,
+            guild_id=self.guild.id,
+            author=author,
+            content=content,
+            **fields,
         )
         self._store(ch, data)
         self._publish("MESSAGE_CREATE", copy.deepcopy(data), channel_id)
@@ -256,14 +265,19 @@ class World:
         return True
 
     def history(
-        self, channel_id: int, *, limit: int = 50, before: int | None = None, after: int | None = None,
+        self,
+        channel_id: int,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
         around: int | None = None,
     ) -> list[dict[str, Any]]:
         """``GET /channels/{id}/messages``: newest first, like Discord."""
         msgs = self._messages.get(channel_id, [])
         limit = max(1, min(limit, 100))
         if around is not None:
-            older = [m for m in msgs if int(m["id"]) <= around][-((limit + 1) // 2):]
+            older = [m for m in msgs if int(m["id"]) <= around][-((limit + 1) // 2) :]
             newer = [m for m in msgs if int(m["id"]) > around][: limit // 2]
             return list(reversed(older + newer))
         if after is not None:
