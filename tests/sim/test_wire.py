@@ -186,3 +186,26 @@ def test_make_client_is_light() -> None:
 async def _until(predicate: Any) -> None:
     while not predicate():  # noqa: ASYNC110 - state mutated by client callbacks
         await asyncio.sleep(0.01)
+
+
+async def test_h2c_upgrade_header_is_ignored(sim: SimDiscord) -> None:
+    # curl sends `Upgrade: h2c` over plain http; the request must be served as HTTP/1.1.
+    acct = sim.add_account()
+    reader, writer = await asyncio.open_connection(sim.host, sim.port)
+    writer.write(
+        b"GET /api/v9/users/@me HTTP/1.1\r\nHost: sim\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nAuthorization: "
+        + acct.token.encode()
+        + b"\r\n\r\n"
+    )
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"Content-Type: application/json\r\n" in head
+
+
+async def test_startup_uses_only_known_routes(sim: SimDiscord, connect: Connect) -> None:
+    conn = await connect()
+    await conn.channel.application_commands()
+    assert sim.events.unknown_routes == {}

@@ -97,7 +97,6 @@ class AdminApi:
             accts = [self.sim.world.add_account(str(body["username"]))]
         else:
             accts = self.sim.world.add_accounts(int(body.get("count", 1)))
-        self.sim.accounts.extend(accts)
         return json_response([account_dict(a) for a in accts])
 
     async def bot_settings(self, request: web.Request) -> web.Response:

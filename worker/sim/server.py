@@ -50,7 +50,6 @@ class SimDiscord:
         self.interactions = InteractionEndpoint(self.world, self.hub, self.bot, self.events)
         self.interactions.event_delay = interaction_event_delay
         self.rest = RestApi(self.world, self.bot, self.faults, self.events, self.interactions)
-        self.accounts: list[SimAccount] = []
         self._runner: web.AppRunner | None = None
         self._restart_task: asyncio.Task[None] | None = None
 
@@ -163,15 +162,16 @@ class SimDiscord:
 
     # -- conveniences ----------------------------------------------------------------------
 
+    @property
+    def accounts(self) -> list[SimAccount]:
+        """Every account created so far, through the sim or its world."""
+        return self.world.accounts
+
     def add_account(self, username: str | None = None, *, channel_id: int | None = None) -> SimAccount:
-        acct = self.world.add_account(username, channel_id=channel_id)
-        self.accounts.append(acct)
-        return acct
+        return self.world.add_account(username, channel_id=channel_id)
 
     def add_accounts(self, n: int) -> list[SimAccount]:
-        accts = self.world.add_accounts(n)
-        self.accounts.extend(accts)
-        return accts
+        return self.world.add_accounts(n)
 
 
 def _free_port(host: str) -> int:

@@ -96,6 +96,7 @@ class World:
         self._observers: list[Observer] = []
         self.users: dict[int, SimUser] = {}
         self.tokens: dict[str, int] = {}
+        self.accounts: list[SimAccount] = []
         self.revoked_tokens: set[str] = set()
         self._messages: dict[int, list[dict[str, Any]]] = {}
         self._message_index: dict[int, dict[str, Any]] = {}
@@ -163,9 +164,11 @@ class World:
         token = self._make_token(u.id)
         self.tokens[token] = u.id
         log.debug("account %s (%s) in channel %s", name, u.id, thread.id)
-        return SimAccount(
+        acct = SimAccount(
             token=token, user_id=u.id, guild_id=self.guild.id, channel_id=thread.id, username=name
         )
+        self.accounts.append(acct)
+        return acct
 
     def add_accounts(self, n: int, *, prefix: str = "user") -> list[SimAccount]:
         start = len(self.tokens) + 1
