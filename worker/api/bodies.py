@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -29,16 +30,20 @@ async def read_fields(request: web.Request) -> dict[str, Any]:
     content_type = request.content_type
     if content_type == JSON or content_type.endswith("+json"):
         return _parse_json(await request.read())
-    if content_type in (MULTIPART, URLENCODED):
-        return await _read_form(request)
+    if content_type == URLENCODED:
+        body = await request.read()
+        if body.lstrip().startswith(b"{"):
+            # ``curl -d '{...}'`` without -H sends JSON labelled as a form.
+            return _parse_json(body)
+        return _parse_urlencoded(body, request.charset)
+    if content_type == MULTIPART:
+        return await _read_multipart(request)
     body = await request.read()
-    # aiohttp reports a missing Content-Type as application/octet-stream.
-    if "Content-Type" not in request.headers:
+    # No Content-Type (aiohttp reports it as octet-stream) or an explicit "just bytes": a client
+    # that forgot the header; JSON is the likeliest.
+    if content_type == "application/octet-stream":
         return _parse_json(body) if body.strip() else {}
-    raise ApiError(
-        400,
-        f"Unsupported Content-Type {content_type}, use {', '.join(ACCEPTED)}",
-    )
+    raise ApiError(400, f"Unsupported Content-Type {content_type}, use {', '.join(ACCEPTED)}")
 
 
 def _parse_json(body: bytes) -> dict[str, Any]:
@@ -57,11 +62,23 @@ def _parse_json(body: bytes) -> dict[str, Any]:
     return data
 
 
-async def _read_form(request: web.Request) -> dict[str, Any]:
-    if (
-        request.content_type == MULTIPART
-        and "boundary=" not in request.headers.get("Content-Type", "").lower()
-    ):
+def _parse_urlencoded(body: bytes, charset: str | None) -> dict[str, Any]:
+    # aiohttp's own parser replaces undecodable bytes; a mangled prompt must be refused instead.
+    try:
+        text = body.decode(charset or "utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, encoding=charset or "utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ApiError(400, NOT_UTF8) from None
+    except (LookupError, ValueError):
+        raise ApiError(400, f"Malformed {URLENCODED} body") from None
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)  # the first occurrence wins
+    return fields
+
+
+async def _read_multipart(request: web.Request) -> dict[str, Any]:
+    if "boundary=" not in request.headers.get("Content-Type", "").lower():
         raise ApiError(400, "Malformed multipart/form-data body: the Content-Type has no boundary")
     try:
         form = await request.post()
