@@ -1,0 +1,54 @@
+"""The OpenAPI document: served without a token, describes every route, stays in sync."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.api.conftest import Api
+from worker.api.openapi import DOCUMENT_PATH, openapi_document
+
+
+def _normalise(path: str) -> str:
+    return path.rstrip("/")
+
+
+async def test_served_without_token_and_lists_every_route(api: Api) -> None:
+    status, body, _ = await api.raw("GET", "/v1/pixverse/openapi.json", auth=False)
+    assert status == 200
+    document = json.loads(body)
+    assert document["openapi"].startswith("3.1")
+    documented = {
+        (_normalise(path), method.upper())
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    routed = {
+        (_normalise(route.resource.canonical), route.method)
+        for route in api.client.app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    assert routed == documented
+
+
+def test_references_resolve_and_file_is_current() -> None:
+    document = openapi_document()
+    text = json.dumps(document)
+    for name in set(re.findall(r'"#/components/schemas/(\w+)"', text)):
+        assert name in document["components"]["schemas"], name
+    assert json.loads(DOCUMENT_PATH.read_text(encoding="utf-8")) == document, (
+        "worker/api/openapi.json is stale: run python -m worker.api.openapi"
+    )
+
+
+def test_every_operation_documents_errors() -> None:
+    document = openapi_document()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters" or operation.get("security") == []:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            assert "401" in responses, (method, path)
+            assert "5XX" in responses, (method, path)
