@@ -75,8 +75,8 @@ class DiscordSettings(_Section):
     gateway_base: str = Field("wss://gateway.discord.gg/", description="Discord gateway URL.")
     interaction_gap_seconds: float = Field(
         1.5,
-        ge=1.0,
-        description="Minimum gap between two interactions of one account (pacing avoids bans).",
+        ge=0.0,
+        description="Minimum gap between two interactions of one account (pacing avoids bans; keep >= 1).",
     )
     identify_stagger_seconds: float = Field(
         0.0, ge=0, description="Delay between the IDENTIFYs of consecutive accounts at start."
