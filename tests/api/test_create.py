@@ -240,3 +240,18 @@ async def test_adhoc_credentials_are_masked_and_not_listed(api: Api) -> None:
 async def test_unknown_channel_alone(api: Api) -> None:
     status, body = await api.create(channel="1168473004498501000")
     assert (status, body["error"]) == (404, "Configuration for channel 1168473004498501000 not found")
+
+
+async def test_no_token_ever_appears_in_a_response(api: Api) -> None:
+    jobid = (await api.create())[1]["jobid"]
+    await api.request("POST", CREATE, data=SEED_FIELDS)
+    await api.request("GET", f"/v1/pixverse/jobs/?jobid={jobid}")
+    await api.request("GET", "/v1/pixverse/jobs")
+    await api.request("GET", "/v1/pixverse/account")
+    await api.request("GET", f"/v1/pixverse/account/{CHANNEL}")
+    await api.request("GET", f"/v1/pixverse/jobs/cancel/?jobid={jobid}")
+    await api.request("GET", "/v1/pixverse/jobs", auth=False)
+    assert len(api.bodies) == 8
+    for body in api.bodies:
+        assert DISCORD_TOKEN.encode() not in body
+        assert API_TOKEN.encode() not in body

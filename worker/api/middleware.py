@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from worker.api.constants import BASE
 from worker.api.responses import error_response
@@ -20,8 +21,6 @@ from worker.errors import ApiError
 from worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 UNAUTHORIZED = "Unauthorized"
 NOT_FOUND = "Not found"
@@ -31,9 +30,7 @@ INTERNAL = "Internal error"
 PUBLIC_PATHS = frozenset({f"{BASE}/openapi.json"})
 
 
-def make_middleware(
-    *, tokens: Sequence[str], max_body_bytes: int, metrics: Metrics
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_middleware(*, tokens: Sequence[str], max_body_bytes: int, metrics: Metrics) -> Middleware:
     encoded = [t.encode("utf-8") for t in tokens]
 
     def authorized(request: web.Request) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from worker.api.bodies import read_fields
 from worker.api.constants import BASE
@@ -124,7 +125,7 @@ def _listed_account(request: web.Request) -> AccountView:
 def add_routes(app: web.Application) -> None:
     """Each path is served with and without a trailing slash, as the hosted API does."""
 
-    def both(method: str, path: str, handler: web.Handler) -> None:
+    def both(method: str, path: str, handler: Handler) -> None:
         app.router.add_route(method, f"{BASE}/{path}", handler)
         app.router.add_route(method, f"{BASE}/{path}/", handler)
 
