@@ -226,3 +226,15 @@ async def _until(predicate: Any, within: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(_wait(), within)
+
+
+async def test_animate_with_an_uploaded_image_is_accepted(sim: SimDiscord, connect: Connect) -> None:
+    import io
+
+    conn = await connect()
+    animate = await conn.command("animate")
+    image = discord.File(io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32), filename="face.png")
+    interaction = await animate(conn.channel, image=image, prompt="wave")
+    assert interaction.successful
+    await conn.wait_raw(lambda raw: len(raw) >= 1)
+    assert conn.raw_creates()[0]["content"] == texts.NOT_SUPPORTED.format(uid=conn.account.user_id)
