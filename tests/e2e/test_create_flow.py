@@ -290,7 +290,7 @@ async def test_outdated_command_is_rediscovered(harness: Harness, sim: SimDiscor
 
 async def test_dead_account_leaves_the_others_working(harness: Harness, sim: SimDiscord) -> None:
     alive, doomed = sim.world.add_accounts(2)
-    await harness.start([alive, doomed])
+    await harness.start([alive, doomed], max_jobs=5)
     await sim.faults.revoke_token(doomed.token)
     for _ in range(100):
         _, accounts = await harness.get("account")
