@@ -7,10 +7,10 @@ import contextlib
 
 from aiohttp import web
 
-from tests.callbacks.conftest import Env, eventually, respond
+from tests.callbacks.conftest import Behaviour, Env, eventually, respond
 
 
-def hanging(release: asyncio.Event) -> object:
+def hanging(release: asyncio.Event) -> Behaviour:
     async def behaviour(request: web.Request, n: int) -> web.StreamResponse:
         await release.wait()
         return web.Response(text="late")
@@ -20,7 +20,7 @@ def hanging(release: asyncio.Event) -> object:
 
 async def test_hanging_host_does_not_hold_back_another_host_hot_path(env: Env) -> None:
     release = asyncio.Event()
-    slow = await env.receiver(hanging(release), host="127.0.0.1")  # type: ignore[arg-type]
+    slow = await env.receiver(hanging(release), host="127.0.0.1")
     fast = await env.receiver(respond(200), host="127.0.0.2")
     await env.outbox(concurrency=2, per_host_concurrency=1, timeout_seconds=60)
 
@@ -36,7 +36,7 @@ async def test_hanging_host_does_not_hold_back_another_host_hot_path(env: Env) -
 
 async def test_backlog_for_a_hanging_host_does_not_starve_others_on_scan(env: Env) -> None:
     release = asyncio.Event()
-    slow = await env.receiver(hanging(release), host="127.0.0.1")  # type: ignore[arg-type]
+    slow = await env.receiver(hanging(release), host="127.0.0.1")
     fast = await env.receiver(respond(200), host="127.0.0.2")
     # Written while no outbox runs: the scan, not the hot path, finds them; the backlog comes first.
     outbox = await env.outbox(start=False, concurrency=3, per_host_concurrency=2, timeout_seconds=60)

@@ -312,6 +312,9 @@ class CallbackOutbox:
         fresh, self._fresh = self._fresh, set()
         rescan, self._rescan = self._rescan, False
         now = utcnow()
+        if rescan:
+            # The scan below sees every due row, so it re-decides whether work is waiting.
+            self._blocked = False
         if fresh:
             query = (
                 select(CD.delivery_id, CD.jobid, CD.url)
@@ -326,7 +329,6 @@ class CallbackOutbox:
         return await self._next_wait(now)
 
     async def _scan(self, now: datetime) -> None:
-        self._blocked = False
         self._drop_expired_holds()
         after: tuple[datetime, int] | None = None
         while not self._stopping:
