@@ -44,8 +44,11 @@ class RecordingSink:
         self.fail_messages = False
 
     async def on_message(self, account: AccountView, user_id: str, event: str, data: dict[str, Any]) -> None:
-        self.seen.append(Seen("message", time.monotonic(), event=event, data=data, channel=account.channel,
-                              user_id=user_id))
+        self.seen.append(
+            Seen(
+                "message", time.monotonic(), event=event, data=data, channel=account.channel, user_id=user_id
+            )
+        )
         if self.fail_messages:
             raise RuntimeError("sink failure (test)")
 
@@ -53,8 +56,9 @@ class RecordingSink:
         self.seen.append(Seen("ready", time.monotonic(), channel=account.channel, user_id=user_id))
 
     async def on_interaction(self, jobid: str, interaction_id: str, nonce: str | None) -> None:
-        self.seen.append(Seen("interaction", time.monotonic(), jobid=jobid, interaction_id=interaction_id,
-                              nonce=nonce))
+        self.seen.append(
+            Seen("interaction", time.monotonic(), jobid=jobid, interaction_id=interaction_id, nonce=nonce)
+        )
 
     def of(self, kind: str, channel: str | None = None) -> list[Seen]:
         return [s for s in self.seen if s.kind == kind and (channel is None or s.channel == channel)]
@@ -80,8 +84,13 @@ def view(acct: SimAccount, **changes: Any) -> AccountView:
 def make_job(account: AccountView, **fields: Any) -> Job:
     fields.setdefault("prompt", "a cat surfing a wave")
     fields.setdefault("style", "Realistic")
-    return Job(jobid=f"job-{next(_jobids)}", status="pending", channel=account.channel, server=account.server,
-               **fields)
+    return Job(
+        jobid=f"job-{next(_jobids)}",
+        status="pending",
+        channel=account.channel,
+        server=account.server,
+        **fields,
+    )
 
 
 @pytest.fixture
@@ -101,8 +110,9 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-async def make_driver(sim: SimDiscord, sink: RecordingSink, metrics: Metrics) -> AsyncIterator[
-        Callable[..., DiscordDriver]]:
+async def make_driver(
+    sim: SimDiscord, sink: RecordingSink, metrics: Metrics
+) -> AsyncIterator[Callable[..., DiscordDriver]]:
     drivers: list[DiscordDriver] = []
 
     def factory(pixverse: PixverseSettings | None = None, **settings: Any) -> DiscordDriver:
@@ -115,8 +125,12 @@ async def make_driver(sim: SimDiscord, sink: RecordingSink, metrics: Metrics) ->
             "ready_timeout_seconds": 15.0,
         }
         opts.update(settings)
-        driver = DiscordDriver(discord=DiscordSettings(**opts), pixverse=pixverse or PixverseSettings(), sink=sink,
-                               metrics=metrics)
+        driver = DiscordDriver(
+            discord=DiscordSettings(**opts),
+            pixverse=pixverse or PixverseSettings(),
+            sink=sink,
+            metrics=metrics,
+        )
         drivers.append(driver)
         return driver
 

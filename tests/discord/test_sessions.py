@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -20,8 +21,9 @@ def _gauge(metrics: Metrics, state: str) -> float:
     return value or 0.0
 
 
-async def test_sessions_reach_ready_and_stop(sim: SimDiscord, make_driver: Callable[..., DiscordDriver],
-                                             sink: RecordingSink, metrics: Metrics) -> None:
+async def test_sessions_reach_ready_and_stop(
+    sim: SimDiscord, make_driver: Callable[..., DiscordDriver], sink: RecordingSink, metrics: Metrics
+) -> None:
     accts = sim.add_accounts(3)
     accounts = [view(a) for a in accts]
     driver = make_driver()
@@ -34,7 +36,9 @@ async def test_sessions_reach_ready_and_stop(sim: SimDiscord, make_driver: Calla
         status = driver.status(str(acct.channel_id))
         assert status is not None and status.available and status.user_id == str(acct.user_id)
     await wait_until(lambda: len(sink.of("ready")) == 3, what="on_ready for every account")
-    assert {(s.channel, s.user_id) for s in sink.of("ready")} == {(str(a.channel_id), str(a.user_id)) for a in accts}
+    assert {(s.channel, s.user_id) for s in sink.of("ready")} == {
+        (str(a.channel_id), str(a.user_id)) for a in accts
+    }
     assert _gauge(metrics, "ready") == 3
 
     await driver.stop()
@@ -44,7 +48,9 @@ async def test_sessions_reach_ready_and_stop(sim: SimDiscord, make_driver: Calla
     assert _gauge(metrics, "ready") == 0
 
 
-async def test_disabled_account_gets_no_session(sim: SimDiscord, make_driver: Callable[..., DiscordDriver]) -> None:
+async def test_disabled_account_gets_no_session(
+    sim: SimDiscord, make_driver: Callable[..., DiscordDriver]
+) -> None:
     a, b = sim.add_accounts(2)
     driver = make_driver()
     await driver.start([view(a), view(b, enabled=False)])
@@ -59,14 +65,20 @@ async def test_bad_token_errors_and_is_retried_with_backoff(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     good = sim.add_account("good")
-    bad = AccountView(channel="123456789012345678", server=str(good.guild_id),
-                      token="MTIzNDU2.bad-token.c2VjcmV0c2VjcmV0c2VjcmV0", max_jobs=10)
+    bad = AccountView(
+        channel="123456789012345678",
+        server=str(good.guild_id),
+        token="MTIzNDU2.bad-token.c2VjcmV0c2VjcmV0c2VjcmV0",
+        max_jobs=10,
+    )
     driver = make_driver()
     await driver.start([view(good), bad])
     assert await driver.wait_ready([str(good.channel_id)], timeout=20)
 
-    await wait_until(lambda: (s := driver.status(bad.channel)) is not None and s.state is SessionState.ERROR,
-                     what="bad account in error")
+    await wait_until(
+        lambda: (s := driver.status(bad.channel)) is not None and s.state is SessionState.ERROR,
+        what="bad account in error",
+    )
     status = driver.status(bad.channel)
     assert status is not None
     assert status.reason == "Discord rejected the token (401)"
@@ -77,7 +89,9 @@ async def test_bad_token_errors_and_is_retried_with_backoff(
     assert session is not None
     await wait_until(lambda: session.attempts >= 3, what="retries of the bad account")
     # Each attempt is a login the sim saw (the good account logged in once).
-    await wait_until(lambda: sim.events.rest_requests["GET /users/@me"] >= 1 + 3, what="logins seen by the sim")
+    await wait_until(
+        lambda: sim.events.rest_requests["GET /users/@me"] >= 1 + 3, what="logins seen by the sim"
+    )
     # The good account never noticed.
     good_status = driver.status(str(good.channel_id))
     assert good_status is not None and good_status.state is SessionState.READY
@@ -92,17 +106,22 @@ async def test_revoked_token_closes_4004_then_login_fails(
     account = view(acct)
     driver = make_driver()
     reasons: list[str | None] = []
-    driver.add_status_listener(lambda ch, st: reasons.append(st.reason) if st.state is SessionState.ERROR else None)
+    driver.add_status_listener(
+        lambda ch, st: reasons.append(st.reason) if st.state is SessionState.ERROR else None
+    )
     await driver.start([account])
     assert await driver.wait_ready(timeout=20)
 
     await sim.faults.revoke_token(acct.token)
-    await wait_until(lambda: "Discord rejected the token (401)" in reasons, what="login refused after revocation")
+    await wait_until(
+        lambda: "Discord rejected the token (401)" in reasons, what="login refused after revocation"
+    )
     assert reasons[0] == "gateway closed with 4004: authentication failed"
 
 
-async def test_reconnects_resume_or_reidentify(sim: SimDiscord, make_driver: Callable[..., DiscordDriver],
-                                               sink: RecordingSink) -> None:
+async def test_reconnects_resume_or_reidentify(
+    sim: SimDiscord, make_driver: Callable[..., DiscordDriver], sink: RecordingSink
+) -> None:
     acct = sim.add_account()
     channel = str(acct.channel_id)
     driver = make_driver()
@@ -164,11 +183,14 @@ async def test_apply_changes_touches_only_changed_sessions(
 
     # Disable A.
     driver.apply_changes([view(a, enabled=False)], [])
-    await wait_until(lambda: (s := driver.status(va.channel)) is not None and s.state is SessionState.DISABLED,
-                     what="A disabled")
+    await wait_until(
+        lambda: (s := driver.status(va.channel)) is not None and s.state is SessionState.DISABLED,
+        what="A disabled",
+    )
     b_untouched()
     with pytest.raises(Exception, match="not ready"):
         from .conftest import make_job
+
         await driver.submit(make_job(va), va)
 
     # Enable A again: a new session.
@@ -185,7 +207,9 @@ async def test_apply_changes_touches_only_changed_sessions(
     session_a = driver.session(va.channel)
     driver.apply_changes([], [va])
     assert driver.status(va.channel) is None
-    await wait_until(lambda: session_a is not None and session_a.state is SessionState.STOPPED, what="A closed")
+    await wait_until(
+        lambda: session_a is not None and session_a.state is SessionState.STOPPED, what="A closed"
+    )
     b_untouched()
 
 
@@ -207,8 +231,13 @@ async def test_adhoc_session_opens_on_demand_and_closes_when_idle(
     await asyncio.sleep(1.0)
     assert driver.status(account.channel) is not None
     busy["value"] = False
-    await wait_until(lambda: driver.status(account.channel) is None, seconds=10, what="idle ad-hoc session closed")
-    assert not any(s.connection is not None for s in sim.hub.sessions_of(acct.user_id))
+    await wait_until(
+        lambda: driver.status(account.channel) is None, seconds=10, what="idle ad-hoc session closed"
+    )
+    await wait_until(
+        lambda: all(s.connection is None for s in sim.hub.sessions_of(acct.user_id)),
+        what="gateway connection closed",
+    )
 
 
 async def test_ensure_session_reports_error_for_bad_credentials(
@@ -220,3 +249,15 @@ async def test_ensure_session_reports_error_for_bad_credentials(
     status = await driver.ensure_session(view(acct, token="bad.token.value", source="adhoc"))
     assert status.state is SessionState.ERROR
     assert status.reason == "Discord rejected the token (401)"
+
+
+async def test_identifies_are_staggered(
+    sim: SimDiscord, make_driver: Callable[..., DiscordDriver], sink: RecordingSink
+) -> None:
+    accounts = [view(a) for a in sim.add_accounts(3)]
+    driver = make_driver(identify_stagger_seconds=0.3)
+    await driver.start(accounts)
+    assert await driver.wait_ready(timeout=20)
+    await wait_until(lambda: len(sink.of("ready")) == 3, what="three READYs")
+    times = sorted(s.at for s in sink.of("ready"))
+    assert all(b - a >= 0.25 for a, b in itertools.pairwise(times))
