@@ -11,7 +11,7 @@ import pytest
 
 from worker.config import PixverseSettings
 from worker.discord.driver import DiscordDriver
-from worker.driver import AccountView
+from worker.driver import AccountView, SessionState
 from worker.errors import DiscordRateLimited, DiscordUnavailable, InteractionRejected
 from worker.metrics import Metrics
 from worker.sim.server import SimDiscord
@@ -288,3 +288,18 @@ async def test_fetch_history_pages_oldest_first(
     assert [m["id"] for m in await session.fetch_history(ids[9], limit=150)] == ids[10:160]
     assert [m["id"] for m in await session.fetch_history(None, limit=120)] == ids[-120:]
     assert await session.fetch_history(ids[-1]) == []
+
+
+async def test_401_on_interactions_takes_the_account_out_and_back(
+    sim: SimDiscord, make_driver: Callable[..., DiscordDriver]
+) -> None:
+    driver, [account] = await _ready_driver(sim, make_driver)
+    history: list[tuple[SessionState, str | None]] = []
+    driver.add_status_listener(lambda ch, st: history.append((st.state, st.reason)))
+    sim.faults.rest_error(401)
+    with pytest.raises(InteractionRejected) as info:
+        await driver.submit(make_job(account), account)
+    assert info.value.status == 401
+    await wait_until(lambda: (SessionState.READY, None) in history, what="ready again after the backoff")
+    assert (SessionState.ERROR, "Discord rejected the token (401)") in history
+    await driver.submit(make_job(account), account)

@@ -142,6 +142,7 @@ class _Invocation:
     jobid: str
     nonce: str
     finished: asyncio.Future[bool]
+    created: asyncio.Event = field(default_factory=asyncio.Event)
     interaction_id: str | None = None
     handed_off: asyncio.Future[None] | None = None
 
@@ -458,6 +459,7 @@ class AccountSession:
             if inv is not None and (nonce == inv.nonce or (nonce is None and inv.interaction_id is None)):
                 inv.interaction_id = interaction_id
                 inv.handed_off = done = asyncio.get_running_loop().create_future()
+                inv.created.set()
                 jobid = inv.jobid
             elif nonce is not None and nonce in self._recent:
                 jobid = self._recent[nonce]
@@ -638,8 +640,18 @@ class AccountSession:
                 self._last_error_body = body
                 raise self._map_http_error(jobid, exc, body) from None
             except (OSError, CurlError, TimeoutError) as exc:
-                state._interaction_cache.pop(nonce, None)
-                raise DiscordUnavailable(self._scrub(f"Discord unreachable ({type(exc).__name__})")) from None
+                # Ambiguous: the request may have reached Discord before the transport failed.
+                # If its INTERACTION_CREATE shows up, it was accepted; otherwise it was not sent.
+                try:
+                    await asyncio.wait_for(inv.created.wait(), INTERACTION_TIMEOUT_SECONDS)
+                except TimeoutError:
+                    state._interaction_cache.pop(nonce, None)
+                    raise DiscordUnavailable(
+                        self._scrub(
+                            f"Discord unreachable ({type(exc).__name__}); the interaction was not seen"
+                        )
+                    ) from None
+                log.warning("job %s: /interactions failed in transport but Discord accepted it", jobid)
         return inv
 
     _last_error_body = ""
