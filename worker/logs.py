@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-_QUIET = ("discord", "curl_cffi", "aiohttp.access", "alembic.runtime.migration", "sqlalchemy")
+_QUIET = ("discord", "curl_cffi", "aiohttp.access", "alembic", "sqlalchemy")
 
 
 class SecretScrubber(logging.Filter):

@@ -239,6 +239,8 @@ def make_client(
         "member_cache_flags": discord.MemberCacheFlags.none(),
     }
     options.update(kwargs)
+    # The daemon never joins voice: don't warn every operator that PyNaCl is missing.
+    discord.VoiceClient.warn_nacl = False
     client = discord.Client(**options)
     parsers = client._connection.parsers
     parsers["INTERACTION_FAILURE"] = parsers["INTERACTION_FAILED"]

@@ -12,6 +12,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -59,6 +60,8 @@ class JobService:
         self.config = config
         self.metrics = metrics
         self.intake_open = True
+        # Set by the daemon to the callback outbox's lookup: the job JSON shows its delivery state.
+        self.callback_state: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
         self._waiters: dict[str, asyncio.Event] = {}
         store.add_listener(self._on_transition)
 
@@ -226,6 +229,8 @@ class JobService:
         job = await self.store.get(jobid)
         if job is None:
             raise ApiError(404, f"Unable to locate job {jobid}")
+        if callback is None and self.callback_state is not None:
+            callback = await self.callback_state(jobid)
         body = job_to_json(job, callback=callback)
         return body["code"], body
 
