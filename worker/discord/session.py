@@ -205,6 +205,7 @@ class AccountSession:
         self._last_send: float | None = None
         self._last_nonce: str | None = None
         self._inflight: _Invocation | None = None
+        self._last_error_body = ""
         self._recent: collections.OrderedDict[str, str] = collections.OrderedDict()
         self.last_used = time.monotonic()
 
@@ -653,8 +654,6 @@ class AccountSession:
                     ) from None
                 log.warning("job %s: /interactions failed in transport but Discord accepted it", jobid)
         return inv
-
-    _last_error_body = ""
 
     def _rate_limited(self, jobid: str, body: str | None, retry_after: float | None) -> DiscordRateLimited:
         if self._metrics is not None:
