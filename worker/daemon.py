@@ -301,8 +301,8 @@ class Daemon:
             m.jobs.labels(status).set(count)
         m.sessions.clear()
         states: dict[str, int] = {s.value: 0 for s in SessionState}
-        for status in self.driver.statuses().values():
-            states[status.state.value] += 1
+        for session in self.driver.statuses().values():
+            states[session.state.value] += 1
         for state, count in states.items():
             m.sessions.labels(state).set(count)
         m.callbacks_pending.set(await self.outbox.pending_count())

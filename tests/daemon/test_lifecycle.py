@@ -163,7 +163,7 @@ async def test_metrics_move_with_an_end_to_end_job(daemon: DaemonProcess, sim: S
         return 0.0
 
     _, before = await daemon.get_root("/metrics")
-    status, body = await daemon.create(prompt="counted")
+    _, body = await daemon.create(prompt="counted")
     await daemon.wait_job(body["jobid"], ("completed",))
     _, after = await daemon.get_root("/metrics")
     assert value(after, 'pixverse_job_transitions_total{status="completed"}') == value(
