@@ -108,7 +108,7 @@ class Daemon:
         server = self._site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.config.api.port
-        await self.driver.start([a for a in self.accounts.all() if a.enabled])
+        await self.driver.start(self.accounts.all())
         self.driver.set_busy_checker(self._has_active_jobs)
         await self.outbox.start()
         self._spawn("sweeper", self._sweep_loop)

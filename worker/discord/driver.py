@@ -184,7 +184,7 @@ class DiscordDriver:
         for state, n in counts.items():
             self._metrics.sessions.labels(state.value).set(n)
 
-    async def wait_ready(self, channels: Iterable[str] | None = None, timeout: float = 30.0) -> bool:  # noqa: ASYNC109
+    async def wait_ready(self, channels: Iterable[str] | None = None, timeout: float = 30.0) -> bool:
         """Whether every session (or those of ``channels``) reached ready within ``timeout``."""
         wanted = list(channels) if channels is not None else list(self._sessions)
         deadline = time.monotonic() + timeout
