@@ -108,8 +108,12 @@ class Daemon:
         server = self._site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.config.api.port
-        await self.driver.start(self.accounts.all())
+        # Ad-hoc credentials are kept only so their unfinished jobs can be followed after a
+        # restart; the others get a session again when a create names them.
+        active = await self.store.active_counts()
+        self._busy_channels = frozenset(active)
         self.driver.set_busy_checker(self._has_active_jobs)
+        await self.driver.start([a for a in self.accounts.all() if a.source != "adhoc" or a.channel in active])
         await self.outbox.start()
         self._spawn("sweeper", self._sweep_loop)
         if self.config_path is not None:

@@ -324,3 +324,24 @@ async def test_unknown_bot_message_is_visible_to_the_operator(harness: Harness, 
     # And the session survived the odd message: a job still completes.
     _, created = await harness.create(prompt="after odd message")
     assert (await harness.wait_job(created["jobid"]))["status"] == "completed"
+
+
+async def test_ad_hoc_job_in_flight_survives_a_restart(harness: Harness, sim: SimDiscord) -> None:
+    configured, adhoc, idle = sim.world.add_accounts(3)
+    sim.bot.settings.result_delay = 1.0
+    await harness.start([configured])
+    _, idle_job = await harness.create(
+        prompt="done before", discord=idle.token, server=str(idle.guild_id), channel=str(idle.channel_id)
+    )
+    await harness.wait_job(idle_job["jobid"])
+    status, body = await harness.create(
+        prompt="ad hoc across a restart", discord=adhoc.token, server=str(adhoc.guild_id), channel=str(adhoc.channel_id)
+    )
+    assert status == 200, body
+    await harness.stop_daemon()
+    identifies = sim.events.identifies
+    await harness.start([configured])
+    job = await harness.wait_job(body["jobid"])
+    assert job["status"] == "completed" and len(job["attachments"]) == 4
+    # Only the configured account and the ad-hoc one with a job in flight got a session again.
+    assert sim.events.identifies == identifies + 2
