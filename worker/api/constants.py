@@ -34,3 +34,11 @@ DEFAULT_MAX_JOBS = MAX_CONCURRENT_JOBS
 def one_of(values: tuple[str, ...]) -> str:
     """The list as every "must be one of" error shows it."""
     return ", ".join(values)
+
+
+#: What ``replyUrl`` must look like (after trimming): http(s), an ASCII host name or IP literal,
+#: an optional port, and no spaces or control characters. The OpenAPI document uses it too.
+REPLY_URL_PATTERN = (
+    r"^https?://([A-Za-z0-9._~%!$&'()*+,;=:-]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?"
+    r"([/?#][^\x00-\x20\x7f]*)?$"
+)

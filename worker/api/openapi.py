@@ -21,6 +21,7 @@ from worker.api.constants import (
     MAX_JOBS_MIN,
     PROMPT_MAX,
     REPLY_MAX,
+    REPLY_URL_PATTERN,
     STYLES,
 )
 from worker.jobs.status import JobStatus
@@ -28,8 +29,10 @@ from worker.jobs.status import JobStatus
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 
 SNOWFLAKE = r"^\d{15,21}$"
+# Empty means absent, as for every optional field.
+REPLY_URL = r"^\s*(" + REPLY_URL_PATTERN[1:-1] + r")?\s*$"
+FORM_NAMES = {"pattern": "^[^\\x00-\\x1f\\x7f]*$"}
 _JSON = "application/json"
-_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -46,8 +49,11 @@ def _error(description: str) -> dict[str, Any]:
 
 def _bodies(schema_name: str, form_schema_name: str) -> dict[str, Any]:
     content: dict[str, Any] = {_JSON: {"schema": _ref(schema_name)}}
-    for media in _FORMS:
-        content[media] = {"schema": _ref(form_schema_name)}
+    # Multipart names travel in a header, where control characters are not allowed.
+    content["multipart/form-data"] = {
+        "schema": {"allOf": [_ref(form_schema_name), {"propertyNames": FORM_NAMES}]}
+    }
+    content["application/x-www-form-urlencoded"] = {"schema": _ref(form_schema_name)}
     return {"required": True, "content": content}
 
 
@@ -58,15 +64,29 @@ def _string(max_length: int | None = None, **extra: Any) -> dict[str, Any]:
     return schema
 
 
-def _max_jobs(form: bool) -> dict[str, Any]:
-    integer = {"type": "integer", "minimum": MAX_JOBS_MIN, "maximum": MAX_JOBS_MAX}
+def _max_jobs(form: bool, required: bool = False) -> dict[str, Any]:
+    # "2", " 2 " and "2.0" are accepted from forms as from JSON strings; "" and null mean absent.
+    number = rf"([{MAX_JOBS_MIN}-9]|{MAX_JOBS_MAX})(\.0*)?"
+    text = {"type": "string", "pattern": rf"^\s*{number}\s*$" if required else rf"^\s*({number})?\s*$"}
     if form:
-        return {"type": "string", "pattern": f"^([{MAX_JOBS_MIN}-9]|{MAX_JOBS_MAX})$"}
-    return {"oneOf": [integer, {"type": "string", "pattern": f"^([{MAX_JOBS_MIN}-9]|{MAX_JOBS_MAX})$"}]}
+        return text
+    integer = {"type": "integer", "minimum": MAX_JOBS_MIN, "maximum": MAX_JOBS_MAX}
+    return {"anyOf": [integer, text] if required else [integer, text, {"type": "null"}]}
+
+
+def _nullable(schema: dict[str, Any], optional: list[str]) -> dict[str, Any]:
+    """In JSON, null means absent for the optional fields."""
+    for name in optional:
+        prop = schema["properties"][name]
+        if prop.get("type") == "string":
+            prop["type"] = ["string", "null"]
+            if "enum" in prop:
+                prop["enum"] = [*prop["enum"], None]
+    return schema
 
 
 def _create_schema(form: bool) -> dict[str, Any]:
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
         "description": "discord, server and channel: all three, channel alone, or none of them.",
         "required": ["prompt", "style"],
@@ -84,25 +104,30 @@ def _create_schema(form: bool) -> dict[str, Any]:
             "server": _string(pattern=SNOWFLAKE, description="Discord server id."),
             "channel": _string(pattern=SNOWFLAKE, description="Discord channel id."),
             "maxJobs": _max_jobs(form),
-            "replyUrl": _string(REPLY_MAX, format="uri", pattern=r"^https?://[^\s/?#]+[^\s]*$"),
+            "replyUrl": _string(REPLY_MAX, pattern=REPLY_URL),
             "replyRef": _string(REPLY_MAX),
         },
         "dependentRequired": {"discord": ["server", "channel"], "server": ["discord", "channel"]},
     }
+    # Not the credentials: a null one would still count as "given" for dependentRequired.
+    credentials = ("discord", "server", "channel")
+    optional = [n for n in schema["properties"] if n not in schema["required"] and n not in credentials]
+    return schema if form else _nullable(schema, optional)
 
 
 def _account_request_schema(form: bool) -> dict[str, Any]:
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
         "required": ["discord", "server", "channel", "maxJobs"],
         "properties": {
             "discord": _string(minLength=1, pattern=r"\S", description="Discord token."),
             "server": _string(pattern=SNOWFLAKE),
             "channel": _string(pattern=SNOWFLAKE, description="Must equal the channel in the path."),
-            "maxJobs": _max_jobs(form),
-            "replyUrl": _string(REPLY_MAX, format="uri", pattern=r"^https?://[^\s/?#]+[^\s]*$"),
+            "maxJobs": _max_jobs(form, required=True),
+            "replyUrl": _string(REPLY_MAX, pattern=REPLY_URL),
         },
     }
+    return schema if form else _nullable(schema, ["replyUrl"])
 
 
 def _schemas() -> dict[str, Any]:
@@ -193,11 +218,17 @@ def _schemas() -> dict[str, Any]:
 
 
 def _jobid_param(required: bool) -> dict[str, Any]:
-    return {"name": "jobid", "in": "query", "required": required, "schema": {"type": "string"}}
+    schema = {"type": "string", "minLength": 1, "pattern": r"\S"}
+    return {"name": "jobid", "in": "query", "required": required, "schema": schema}
 
 
 def _channel_param() -> dict[str, Any]:
-    return {"name": "channel", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "name": "channel",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": SNOWFLAKE},
+    }
 
 
 _UNAUTHORIZED = _error("Missing or wrong bearer token: Unauthorized.")

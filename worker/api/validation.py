@@ -6,6 +6,7 @@ problems gets the same first complaint as it would there. Texts marked (seed) ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from worker.api.constants import (
     MAX_JOBS_MIN,
     PROMPT_MAX,
     REPLY_MAX,
+    REPLY_URL_PATTERN,
     STYLES,
     one_of,
 )
@@ -34,6 +36,7 @@ STYLE_MISSING = "style is missing or empty"
 
 # Enum-like values and ids never contain a double quote. Shell users copy the seed's
 # ``-F 'style="Realistic"'``; curl 7.x strips the quotes, other tools may not.
+_REPLY_URL = re.compile(REPLY_URL_PATTERN)
 _UNQUOTE = frozenset({"style", "aspect_ratio", "character", "discord", "server", "channel", "maxJobs"})
 
 
@@ -197,9 +200,12 @@ def _max_jobs(fields: Mapping[str, Any]) -> int | None:
 
 
 def _check_url(url: str) -> None:
-    try:
-        parsed = URL(url)
-    except (ValueError, TypeError):
-        parsed = None
+    parsed: URL | None = None
+    if _REPLY_URL.match(url):
+        try:
+            parsed = URL(url)
+            parsed.port  # noqa: B018 -- an out-of-range port raises here
+        except (ValueError, TypeError):
+            parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         raise ApiError(400, f"replyUrl {url} is not a valid http(s) URL")
