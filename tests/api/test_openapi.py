@@ -8,13 +8,15 @@ from typing import Any
 
 from tests.api.conftest import Api
 from worker.api.openapi import DOCUMENT_PATH, openapi_document
+from worker.config import Config
+from worker.daemon import Daemon
 
 
 def _normalise(path: str) -> str:
     return path.rstrip("/")
 
 
-async def test_served_without_token_and_lists_every_route(api: Api) -> None:
+async def test_served_without_token_and_lists_every_route(api: Api, tmp_path) -> None:
     status, body, _ = await api.raw("GET", "/v1/pixverse/openapi.json", auth=False)
     assert status == 200
     document = json.loads(body)
@@ -25,11 +27,14 @@ async def test_served_without_token_and_lists_every_route(api: Api) -> None:
         for method in item
         if method != "parameters"
     }
+    # The daemon's whole app: the API plus the operator, health and metrics routes.
+    daemon = Daemon(Config.model_validate({"database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"}}))
     routed = {
         (_normalise(route.resource.canonical), route.method)
-        for route in api.client.app.router.routes()
+        for route in daemon.app.router.routes()
         if route.resource is not None and route.method != "HEAD"
     }
+    await daemon.engine.dispose()
     assert routed == documented
 
 

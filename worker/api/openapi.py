@@ -338,6 +338,100 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        f"{BASE}/messages": {
+            "get": {
+                "operationId": "messages",
+                "summary": "Bot messages the daemon kept aside (unclassified, unmatched, late, unparsable).",
+                "parameters": [
+                    {
+                        "name": "reason",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["unclassified", "unmatched", "late", "unparsable"]},
+                    },
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                ],
+                "responses": {
+                    "200": _json({"type": "object"}, "{messages: [...], counts: {reason: n}, code: 200}."),
+                    "400": _error("Unknown reason or bad limit."),
+                    "401": _UNAUTHORIZED,
+                    "5XX": _SERVER_ERROR,
+                },
+            }
+        },
+        f"{BASE}/callbacks": {
+            "get": {
+                "operationId": "callbacks",
+                "summary": "Callback deliveries by state (default failed).",
+                "parameters": [
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "enum": ["failed", "pending", "delivered", "superseded", "all"],
+                        },
+                    },
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                ],
+                "responses": {
+                    "200": _json({"type": "object"}, "{deliveries: [...], code: 200}."),
+                    "400": _error("Unknown state or bad limit."),
+                    "401": _UNAUTHORIZED,
+                    "5XX": _SERVER_ERROR,
+                },
+            }
+        },
+        f"{BASE}/callbacks/redeliver": {
+            "post": {
+                "operationId": "redeliver",
+                "summary": "Deliver a failed callback again (same delivery id), or all failed ones.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        _JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"deliveryId": {"type": "string"}, "all": {"type": "boolean"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json({"type": "object"}, "{redelivered: n, code: 200}."),
+                    "400": _error("Neither deliveryId nor all given."),
+                    "401": _UNAUTHORIZED,
+                    "404": _error("Unable to locate delivery."),
+                    "5XX": _SERVER_ERROR,
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "The process is alive. No token needed.",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "{status: ok, code: 200}.")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Database reachable and at least one account ready. No token needed.",
+                "security": [],
+                "responses": {
+                    "200": _json({"type": "object"}, "Ready."),
+                    "503": _json({"type": "object"}, "Not ready; problems lists why."),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics. No token needed.",
+                "security": [],
+                "responses": {"200": {"description": "Prometheus text format.", "content": {"text/plain": {}}}},
+            }
+        },
         f"{BASE}/openapi.json": {
             "get": {
                 "operationId": "openapi",
