@@ -83,6 +83,8 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         # Removed accounts whose in-flight jobs are still tracked to the end.
         self._draining: dict[str, AccountView] = {}
+        # Channels with jobs in flight (refreshed by the sweeper): their ad-hoc sessions stay open.
+        self._busy_channels: frozenset[str] = frozenset()
         self._config_mtime: float | None = None
         self._started = False
         self._stopped = False
@@ -217,8 +219,6 @@ class Daemon:
 
     def _has_active_jobs(self, channel: str) -> bool:
         return channel in self._busy_channels
-
-    _busy_channels: frozenset[str] = frozenset()
 
     # -- background loops --------------------------------------------------------------------
 

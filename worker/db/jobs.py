@@ -13,7 +13,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -177,7 +177,3 @@ class JobStore:
                 listener(job, previous, target)
             except Exception:
                 log.exception("transition listener %r failed for job %s", listener, job.jobid)
-
-
-def active_values(statuses: Iterable[JobStatus] = ACTIVE) -> Sequence[str]:
-    return [s.value for s in statuses]
