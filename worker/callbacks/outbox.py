@@ -531,6 +531,10 @@ class CallbackOutbox:
                 update(CD).where(CD.delivery_id == d.delivery_id, CD.state == "pending").values(**values)
             )
         self._metrics.callbacks.labels(outcome=outcome).inc()
+        if outcome == "retry" and not self._stopping:
+            # The loop computed its sleep while this attempt was in flight; let it see the new
+            # next_attempt_at, or the retry waits for the next poll instead of its backoff.
+            self._wakeup.set()
         if outcome == "delivered":
             log.info(
                 "callback %s for job %s delivered status=%s attempt=%d",

@@ -8,6 +8,7 @@ for the first of them and maps the job's state to the hosted API's answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -63,16 +64,33 @@ class JobService:
         # Set by the daemon to the callback outbox's lookup: the job JSON shows its delivery state.
         self.callback_state: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
         self._waiters: dict[str, asyncio.Event] = {}
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        # Sends still waiting for the interaction's outcome after their create answered.
+        self._sends: set[asyncio.Task[bool]] = set()
         store.add_listener(self._on_transition)
 
     # -- create ----------------------------------------------------------------------------
 
     async def create(self, req: CreateRequest) -> tuple[int, dict[str, Any]]:
         started = time.perf_counter()
+        self._in_flight += 1
         try:
             return await self._create(req)
         finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
             self.metrics.create_latency.observe(time.perf_counter() - started)
+
+    async def drain(self, timeout: float) -> int:
+        """Close intake and wait (bounded) for the creates in flight; returns how many are left."""
+        self.intake_open = False
+        if self._in_flight:
+            self._idle.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout)
+        return self._in_flight
 
     async def _create(self, req: CreateRequest) -> tuple[int, dict[str, Any]]:
         if not self.intake_open:
@@ -104,7 +122,20 @@ class JobService:
             )
         waiter = self._waiters[job.jobid] = asyncio.Event()
         try:
-            if not await self._send(job, account):
+            # The bot's first reply can land while the send still waits for the interaction's
+            # outcome (INTERACTION_SUCCESS lost with a connection: up to 12 s): answer as soon as
+            # the job moved, and let the send finish in the background.
+            send = asyncio.create_task(self._send(job, account), name=f"send-{job.jobid}")
+            self._sends.add(send)
+            send.add_done_callback(self._sends.discard)
+            replied = asyncio.create_task(waiter.wait())
+            try:
+                await asyncio.wait({send, replied}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                replied.cancel()
+            if not send.done():
+                return await self._answer(job.jobid)
+            if not send.result():
                 return await self._answer(job.jobid)
             try:
                 await asyncio.wait_for(waiter.wait(), self.config.api.create_wait_seconds)
