@@ -57,6 +57,9 @@ def _parse_json(body: bytes) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError as exc:
         raise ApiError(400, f"Malformed JSON body: {exc}") from None
+    except RecursionError:
+        # json.loads recurses per nesting level: ``[[[[...]]]]`` must not be a 500.
+        raise ApiError(400, "Malformed JSON body: nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, NOT_OBJECT)
     return data
