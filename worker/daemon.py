@@ -133,8 +133,10 @@ class Daemon:
         if self._stopped or not self._started:
             return
         self._stopped = True
-        log.info("shutting down: intake closed")
-        self.service.intake_open = False
+        log.info("shutting down: intake closed, new creates get 503")
+        left = await self.service.drain(self.config.api.shutdown_grace_seconds)
+        if left:
+            log.warning("%d create request(s) still open after the grace period", left)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

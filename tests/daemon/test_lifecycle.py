@@ -35,6 +35,25 @@ async def test_sigterm_with_a_job_in_flight_exits_0_and_the_job_resumes(
     assert job["status"] == "completed" and len(job["attachments"]) == 4
 
 
+async def test_sigterm_refuses_new_creates_and_lets_open_ones_finish(
+    daemon: DaemonProcess, sim: SimDiscord
+) -> None:
+    [account] = sim.world.add_accounts(1)
+    daemon.write_config([account_entry(account)], api={"shutdown_grace_seconds": 10})
+    await daemon.start()
+    await daemon.wait_ready()
+    sim.bot.settings.ack_delay = 1.5
+    open_create = asyncio.create_task(daemon.create(prompt="answered during shutdown"))
+    await asyncio.sleep(0.4)
+    daemon.signal(signal.SIGTERM)
+    await daemon.wait_log("intake closed")
+    status, body = await daemon.create(prompt="too late")
+    assert (status, body) == (503, {"error": "Service is shutting down", "code": 503})
+    status, body = await open_create
+    assert status == 200 and body["status"] == "started"
+    assert await daemon.wait_exit() == 0
+
+
 async def test_second_signal_exits_at_once(daemon: DaemonProcess, sim: SimDiscord) -> None:
     [account] = sim.world.add_accounts(1)
     daemon.write_config([account_entry(account)], api={"shutdown_grace_seconds": 30})
