@@ -8,7 +8,9 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-_QUIET = ("discord", "curl_cffi", "aiohttp.access", "alembic", "sqlalchemy")
+# The SQL loggers (sqlalchemy, aiosqlite) print statement parameters and rows at DEBUG, and the
+# accounts table holds raw Discord tokens: they stay at WARNING even when the level is DEBUG.
+_QUIET = ("discord", "curl_cffi", "aiohttp.access", "alembic", "sqlalchemy", "aiosqlite")
 
 
 class SecretScrubber(logging.Filter):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from worker.config import AccountSettings
 from worker.db.models import Account
 from worker.driver import AccountView
+from worker.logs import SCRUBBER
 from worker.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class AccountRegistry:
 
     async def put(self, view: AccountView) -> None:
         """Store an API-added (or ad-hoc) account; it survives restarts."""
+        # Known to the log scrubber before anything (the SQL write included) can log it.
+        SCRUBBER.update([view.token])
         before = self._effective()
         now = utcnow()
         async with self._sessions.begin() as session:
