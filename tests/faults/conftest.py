@@ -138,3 +138,9 @@ async def harness(sim: SimDiscord, tmp_path: Path) -> AsyncIterator[Harness]:
         yield h
     finally:
         await h.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: kills and restarts real daemon subprocesses (runs in CI; deselect with -m 'not slow')"
+    )

@@ -50,7 +50,7 @@ async def test_receiver_down_then_up_delivers_exactly_once(harness: Harness, sim
         assert gaps[len(gaps) // 2] < 1.0, f"retries {gaps} apart with max_backoff 0.2 s"
         ids = {h["X-Pixverse-Delivery"] for h, _, _ in receiver.calls}
         assert ids == {d["deliveryId"]}
-        [(headers, payload)] = receiver.delivered
+        [(_headers, payload)] = receiver.delivered
         assert payload["jobid"] == jobid and payload["status"] == "completed"
         assert payload["attachments"] == job["attachments"]
 

@@ -18,7 +18,7 @@ from worker.sim import SimDiscord
 
 from .conftest import Harness, finish_bot_job, wait_until
 
-LONG = 25.0  # the bot's own timer never fires within a test: the test posts the result
+LONG = 300.0  # the bot's own timer never fires within a test: the test posts the result
 
 
 async def _start_two(harness: Harness, sim: SimDiscord):  # type: ignore[no-untyped-def]
@@ -121,3 +121,17 @@ async def test_repeated_drops_during_one_job(harness: Harness, sim: SimDiscord) 
 
 async def _async(value: object) -> object:
     return value
+
+
+@pytest.mark.parametrize("status_code", [500, 503])
+async def test_history_read_failing_after_reidentify_is_retried(
+    harness: Harness, sim: SimDiscord, status_code: int
+) -> None:
+    """op 9 mid-job, and the history read that should find the result fails once: the result
+    is only in the history, so the reconciliation must try again rather than give up."""
+    target, bystander, jobid = await _start_two(harness, sim)
+    sim.faults.rest_error(status_code, r"/channels/\d+/messages$", method="GET", count=1)
+    assert await sim.faults.invalidate_sessions(target.user_id) == 1
+    finish_bot_job(sim, target)
+    await _assert_completed_with_callback(harness, jobid)
+    await _bystander_still_works(harness, sim, bystander)

@@ -17,11 +17,12 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from worker.db.jobs import JobStore
 from worker.db.models import Job
@@ -46,6 +47,12 @@ _SEEN_LIMIT = 20_000
 _LATE_WINDOW = timedelta(hours=24)
 # History replay starts a little before the job was stored, for clock skew.
 _HISTORY_SLACK = timedelta(seconds=30)
+# A database that stays busy (locked by another writer past busy_timeout) must not make the
+# tracker drop a bot message: the message is retried after these pauses (about a minute).
+_DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+# A failed history read (Discord 5xx, network) is tried again after these pauses: a result
+# posted while the session was down is ONLY in the history.
+_HISTORY_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
 
 class HistorySource(Protocol):
@@ -72,18 +79,30 @@ class ReplyTracker:
         self.metrics = metrics
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._retries: set[asyncio.Task[None]] = set()
 
     # -- ReplySink ---------------------------------------------------------------------------
 
     async def on_message(self, account: AccountView, user_id: str, event: str, data: dict[str, Any]) -> None:
         async with self._locks[account.channel]:
-            await self._handle(account, user_id, event, data)
+            await _retry_busy(f"message {data.get('id')}", lambda: self._handle(account, user_id, event, data))
 
     async def on_interaction(self, jobid: str, interaction_id: str, nonce: str | None) -> None:
-        await self.store.update(jobid, interaction_id=interaction_id, nonce=nonce)
+        await _retry_busy(
+            f"interaction {interaction_id}",
+            lambda: self.store.update(jobid, interaction_id=interaction_id, nonce=nonce),
+        )
 
     async def on_ready(self, account: AccountView, user_id: str, session: HistorySource) -> None:
         """Reconcile the account's in-flight jobs with what the channel says now."""
+        # Idempotent (messages already handled are skipped), so a busy database retries it whole.
+        await _retry_busy(
+            f"reconciliation of {account.channel}", lambda: self._reconcile(account, user_id, session)
+        )
+
+    async def _reconcile(
+        self, account: AccountView, user_id: str, session: HistorySource, attempt: int = 0
+    ) -> None:
         jobs = await self.store.active(account.channel)
         missing_user = [j.jobid for j in jobs if not j.discord_user_id]
         for jobid in missing_user:
@@ -93,8 +112,25 @@ class ReplyTracker:
         after = snowflake_at(min(as_utc(j.created) for j in jobs) - _HISTORY_SLACK)
         try:
             history = await session.fetch_history(after)
-        except Exception:
-            log.exception("account %s: reading the channel history failed", account.channel)
+        except Exception as exc:
+            if attempt >= len(_HISTORY_RETRY_DELAYS):
+                log.error(
+                    "account %s: reading the channel history failed %d times, giving up: %s",
+                    account.channel,
+                    attempt + 1,
+                    exc,
+                )
+                return
+            delay = _HISTORY_RETRY_DELAYS[attempt]
+            log.warning(
+                "account %s: reading the channel history failed (%s); retrying in %.1f s",
+                account.channel,
+                exc,
+                delay,
+            )
+            task = asyncio.create_task(self._reconcile_later(delay, account, user_id, session, attempt + 1))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
             return
         log.info(
             "account %s: reconciling %d in-flight jobs with %d messages of history",
@@ -107,6 +143,20 @@ class ReplyTracker:
                 edited = bool(data.get("edited_timestamp"))
                 await self._handle(account, user_id, "MESSAGE_UPDATE" if edited else "MESSAGE_CREATE", data)
 
+    async def _reconcile_later(
+        self, delay: float, account: AccountView, user_id: str, session: HistorySource, attempt: int
+    ) -> None:
+        await asyncio.sleep(delay)
+        if getattr(session, "client", True) is None:
+            return  # that session is closed or reconnecting: its next READY reconciles again
+        try:
+            await _retry_busy(
+                f"reconciliation of {account.channel}",
+                lambda: self._reconcile(account, user_id, session, attempt),
+            )
+        except Exception:
+            log.exception("account %s: reconciliation failed", account.channel)
+
     # -- the pipeline ------------------------------------------------------------------------
 
     async def _handle(self, account: AccountView, user_id: str, event: str, data: dict[str, Any]) -> None:
@@ -114,6 +164,11 @@ class ReplyTracker:
             snap = snapshot_from_payload(data, is_edit=event == "MESSAGE_UPDATE")
             if not snap.author_is_bot or not self._first_time(snap.id, data):
                 return
+        except Exception:
+            log.exception("account %s: a bot message could not be handled", account.channel)
+            await self._keep(event, data, "unparsable", None, None)
+            return
+        try:
             matchers = self._matchers()
             bot_event = classify(snap, matchers)
             jobs = [self._tracked(j, user_id) for j in await self.store.active(account.channel)]
@@ -126,10 +181,18 @@ class ReplyTracker:
                 return
             log.debug("message %s is %s of job %s (by %s)", snap.id, bot_event.kind, found.jobid, found.rule)
             await self._apply(found.jobid, bot_event, matchers, event, data)
+        except OperationalError:
+            # The database is busy, not the message odd: forget it so the retry handles it.
+            self._seen.pop(self._seen_key(snap.id, data), None)
+            raise
         except Exception:
             # One odd message must never stop the account's stream; keep it for the operator.
             log.exception("account %s: a bot message could not be handled", account.channel)
-            await self._keep(event, data, "unparsable", None, None)
+            try:
+                await self._keep(event, data, "unparsable", None, None)
+            except OperationalError:
+                self._seen.pop(self._seen_key(snap.id, data), None)
+                raise
 
     async def _apply(
         self, jobid: str, ev: BotEvent, matchers: ReplyMatchers, event: str, data: dict[str, Any]
@@ -287,14 +350,18 @@ class ReplyTracker:
 
     def _first_time(self, message_id: str | None, data: dict[str, Any]) -> bool:
         """False for an exact repeat of a message we already handled (duplicated events)."""
-        digest = hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-        key = f"{message_id}:{digest}"
+        key = self._seen_key(message_id, data)
         if key in self._seen:
             return False
         self._seen[key] = None
         if len(self._seen) > _SEEN_LIMIT:
             self._seen.popitem(last=False)
         return True
+
+    @staticmethod
+    def _seen_key(message_id: str | None, data: dict[str, Any]) -> str:
+        digest = hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+        return f"{message_id}:{digest}"
 
     def _observe_reply(self, job: Job) -> None:
         if job.sent_at is not None:
@@ -311,3 +378,17 @@ class ReplyTracker:
             kind=ev.kind.value if ev else None,
             jobid=jobid,
         )
+
+
+async def _retry_busy(what: str, fn: Callable[[], Awaitable[None]]) -> None:
+    """Run ``fn``; while the database is busy (OperationalError), wait and run it again."""
+    for delay in (*_DB_RETRY_DELAYS, None):
+        try:
+            await fn()
+            return
+        except OperationalError as exc:
+            if delay is None:
+                log.error("%s: database still busy, giving up: %s", what, exc.orig)
+                raise
+            log.warning("%s: database busy (%s); retrying in %.2f s", what, exc.orig, delay)
+            await asyncio.sleep(delay)
