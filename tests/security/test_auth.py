@@ -118,3 +118,18 @@ async def test_reply_url_must_be_http(harness: Harness, sim: SimDiscord, url: st
     assert body["error"] == f"replyUrl {url.strip()} is not a valid http(s) URL", body
     # Nothing was created or sent.
     assert await harness.get("jobs") == (200, [])
+
+
+async def test_request_bodies_are_capped(harness: Harness, sim: SimDiscord) -> None:
+    [account] = sim.world.add_accounts(1)
+    await harness.start([account], api={"max_body_bytes": 4096})
+    big = json.dumps({"prompt": "x" * 5000, "style": "Realistic"}).encode()
+    url = f"http://127.0.0.1:{harness.daemon.port}/v1/pixverse/create"  # type: ignore[union-attr]
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
+        async with http.post(url, data=big, headers=headers) as resp:
+            assert resp.status == 413
+            assert await resp.json() == {"error": "Request body too large, limit is 4096 bytes", "code": 413}
+        # Without the token the body is not even looked at.
+        async with http.post(url, data=big, headers={"Content-Type": "application/json"}) as resp:
+            assert resp.status == 401
