@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from sqlalchemy.exc import OperationalError
 
 from worker.api.constants import BASE
 from worker.api.responses import error_response
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 UNAUTHORIZED = "Unauthorized"
 NOT_FOUND = "Not found"
 INTERNAL = "Internal error"
+DATABASE_BUSY = "Database is busy, try again in a moment"
 
 #: Paths under /v1/ readable without a token: the API's description holds no secrets.
 PUBLIC_PATHS = frozenset({f"{BASE}/openapi.json"})
@@ -59,6 +61,15 @@ def make_middleware(*, tokens: Sequence[str], max_body_bytes: int, metrics: Metr
             response = _from_http_exception(exc, max_body_bytes)
         except asyncio.CancelledError:
             raise
+        except OperationalError as exc:
+            if not _database_busy(exc):
+                log.exception("database error in %s %s", request.method, request.path)
+                response = error_response(500, INTERNAL)
+            else:
+                # Another writer held the database past the busy timeout: nothing was written,
+                # the client may simply try again.
+                log.warning("database busy during %s %s", request.method, request.path)
+                response = error_response(503, DATABASE_BUSY)
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.path)
             response = error_response(500, INTERNAL)
@@ -96,3 +107,8 @@ def _route_name(request: web.Request) -> str:
     if resource is None:
         return "unmatched"
     return resource.canonical.rstrip("/") or "/"
+
+
+def _database_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    return "locked" in text or "busy" in text
