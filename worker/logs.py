@@ -74,5 +74,8 @@ def setup_logging(level: str = "INFO", *, json_lines: bool = False, secrets: Ite
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Python warnings (e.g. the library's "coroutine was never awaited" at shutdown) are log
+    # records too: they get the same format (JSON lines stay JSON) and the same scrubbing.
+    logging.captureWarnings(True)
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -157,7 +157,14 @@ async def test_json_logs_one_line_per_transition_and_no_secret_anywhere(
     assert await daemon.wait_exit() == 0
 
     lines = [line for line in daemon.logs().splitlines() if line.strip()]
-    records = [json.loads(line) for line in lines]  # every line is JSON
+    def parsed(line: str) -> dict[str, str] | None:
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None
+
+    assert [line for line in lines if parsed(line) is None] == []  # every line is JSON
+    records = [json.loads(line) for line in lines]
     transitions = [r["msg"] for r in records if r["msg"].startswith(f"job {body['jobid']} ")]
     assert transitions == [
         f"job {body['jobid']} created account={body['channel']}",
