@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from worker.db.models import CallbackDelivery, Job
 from worker.errors import IllegalTransition
 from worker.jobs.serialize import job_to_json
-from worker.jobs.status import ACTIVE, ALLOWED, TERMINAL, JobStatus
+from worker.jobs.status import ACTIVE, TERMINAL, JobStatus, can_move
 from worker.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -106,23 +106,22 @@ class JobStore:
         """Move ``jobid`` to ``target``; raises ``IllegalTransition`` when the move is not allowed."""
         if bad := _IMMUTABLE.intersection(fields):
             raise ValueError(f"transition cannot write {sorted(bad)}")
-        sources = [s.value for s, targets in ALLOWED.items() if target in targets]
-        now = utcnow()
         async with self._sessions.begin() as session:
-            previous = (
-                await session.execute(select(Job.status).where(Job.jobid == jobid))
+            # The write transaction holds the database's write lock from BEGIN (SQLite: BEGIN
+            # IMMEDIATE; elsewhere the row lock), so the status read here cannot change before
+            # the UPDATE that the flush emits.
+            job = (
+                await session.execute(select(Job).where(Job.jobid == jobid).with_for_update())
             ).scalar_one_or_none()
-            if previous is None:
+            if job is None:
                 raise KeyError(jobid)
-            result = await session.execute(
-                update(Job)
-                .where(Job.jobid == jobid, Job.status == previous, Job.status.in_(sources))
-                .values(status=target.value, updated=now, **fields)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                current = (await session.execute(select(Job.status).where(Job.jobid == jobid))).scalar_one()
-                raise IllegalTransition(jobid, current, target.value)
-            job = (await session.execute(select(Job).where(Job.jobid == jobid))).scalar_one()
+            previous = job.status
+            if not can_move(JobStatus(previous), target):
+                raise IllegalTransition(jobid, previous, target.value)
+            job.status = target.value
+            job.updated = utcnow()
+            for name, value in fields.items():
+                setattr(job, name, value)
             await self._enqueue_callback(session, job, target)
         log.info(
             "job %s %s -> %s account=%s%s",

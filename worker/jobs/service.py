@@ -64,6 +64,7 @@ class JobService:
         # Set by the daemon to the callback outbox's lookup: the job JSON shows its delivery state.
         self.callback_state: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
         self._waiters: dict[str, asyncio.Event] = {}
+        self._latest: dict[str, Job] = {}
         self._in_flight = 0
         self._idle = asyncio.Event()
         # Sends still waiting for the interaction's outcome after their create answered.
@@ -114,6 +115,8 @@ class JobService:
             max_jobs=max_jobs,
             reply_url=reply_url,
             reply_ref=req.reply_ref,
+            # Handed to the account's send queue now; the reply latency is measured from here.
+            sent_at=utcnow(),
         )
         executing = await self.store.create(job, max_jobs=max_jobs)
         if executing is not None:
@@ -148,11 +151,11 @@ class JobService:
             return await self._answer(job.jobid)
         finally:
             self._waiters.pop(job.jobid, None)
+            self._latest.pop(job.jobid, None)
 
     async def _send(self, job: Job, account: AccountView) -> bool:
         """Hand the job to Discord; on a refusal the job fails here. True when sent."""
         try:
-            await self.store.update(job.jobid, sent_at=utcnow())
             await self.driver.submit(job, account)
             return True
         except DiscordRateLimited as exc:
@@ -168,7 +171,8 @@ class JobService:
         return False
 
     async def _answer(self, jobid: str) -> tuple[int, dict[str, Any]]:
-        job = await self.store.get(jobid)
+        # The job as its last transition left it (the listener kept it); read it only if none.
+        job = self._latest.pop(jobid, None) or await self.store.get(jobid)
         assert job is not None
         body = job_to_json(job)
         if job.status == JobStatus.CREATED.value:
@@ -320,6 +324,7 @@ class JobService:
     def _on_transition(self, job: Job, previous: JobStatus | None, target: JobStatus) -> None:
         self.metrics.job_transitions.labels(target.value).inc()
         if target is not JobStatus.CREATED and (waiter := self._waiters.get(job.jobid)):
+            self._latest[job.jobid] = job
             waiter.set()
 
 

@@ -171,7 +171,8 @@ class ReplyTracker:
         try:
             matchers = self._matchers()
             bot_event = classify(snap, matchers)
-            jobs = [self._tracked(j, user_id) for j in await self.store.active(account.channel)]
+            active = {j.jobid: j for j in await self.store.active(account.channel)}
+            jobs = [self._tracked(j, user_id) for j in active.values()]
             found = match_job(bot_event, jobs, videos_per_result=matchers.videos_per_result)
             if bot_event.kind is BotEventKind.UNKNOWN:
                 await self._keep(event, data, "unclassified", bot_event, found.jobid if found else None)
@@ -180,7 +181,7 @@ class ReplyTracker:
                 await self._unmatched(account, user_id, event, data, bot_event, matchers)
                 return
             log.debug("message %s is %s of job %s (by %s)", snap.id, bot_event.kind, found.jobid, found.rule)
-            await self._apply(found.jobid, bot_event, matchers, event, data)
+            await self._apply(active[found.jobid], bot_event, matchers, event, data)
         except OperationalError:
             # The database is busy, not the message odd: forget it so the retry handles it.
             self._seen.pop(self._seen_key(snap.id, data), None)
@@ -195,12 +196,11 @@ class ReplyTracker:
                 raise
 
     async def _apply(
-        self, jobid: str, ev: BotEvent, matchers: ReplyMatchers, event: str, data: dict[str, Any]
+        self, job: Job, ev: BotEvent, matchers: ReplyMatchers, event: str, data: dict[str, Any]
     ) -> None:
+        # ``job`` was read under this channel's lock, so no other reply changed it since.
         snap = ev.snapshot
-        job = await self.store.get(jobid)
-        if job is None:
-            return
+        jobid = job.jobid
         try:
             if ev.kind is BotEventKind.ACK:
                 if job.status != JobStatus.CREATED.value:
