@@ -66,7 +66,6 @@ class Daemon:
         )
         self.outbox = CallbackOutbox(sessions=self.sessions, settings=config.callbacks, metrics=self.metrics)
         self.store.add_listener(self.outbox.listener)
-        self.service.callback_state = self.outbox.state_for
         self.app = create_app(
             service=self.service,
             accounts=self.accounts,

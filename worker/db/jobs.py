@@ -53,6 +53,22 @@ class JobStore:
         async with self._sessions() as session:
             return (await session.execute(select(Job).where(Job.jobid == jobid))).scalar_one_or_none()
 
+    async def get_with_delivery(self, jobid: str) -> tuple[Job | None, CallbackDelivery | None]:
+        """The job and its latest callback delivery, read in one session (the GET jobs path)."""
+        async with self._sessions() as session:
+            job = (await session.execute(select(Job).where(Job.jobid == jobid))).scalar_one_or_none()
+            if job is None:
+                return None, None
+            delivery = (
+                await session.execute(
+                    select(CallbackDelivery)
+                    .where(CallbackDelivery.jobid == jobid)
+                    .order_by(CallbackDelivery.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        return job, delivery
+
     async def active(self, channel: str | None = None) -> list[Job]:
         query = select(Job).where(Job.status.in_([s.value for s in ACTIVE])).order_by(Job.id)
         if channel is not None:

@@ -13,10 +13,10 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from worker.callbacks.outbox import callback_state_json
 from worker.config import MAX_CONCURRENT_JOBS, Config
 from worker.db.jobs import JobStore
 from worker.db.models import Job
@@ -61,8 +61,6 @@ class JobService:
         self.config = config
         self.metrics = metrics
         self.intake_open = True
-        # Set by the daemon to the callback outbox's lookup: the job JSON shows its delivery state.
-        self.callback_state: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
         self._waiters: dict[str, asyncio.Event] = {}
         self._latest: dict[str, Job] = {}
         self._in_flight = 0
@@ -260,13 +258,12 @@ class JobService:
             raise ApiError(400, f"Job {jobid} is {exc.current} and cannot be cancelled") from None
         return {"jobid": jobid, "status": JobStatus.CANCELLED.value, "code": 200}
 
-    async def job_body(self, jobid: str, callback: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-        job = await self.store.get(jobid)
+    async def job_body(self, jobid: str) -> tuple[int, dict[str, Any]]:
+        """The job as ``GET jobs/?jobid=`` shows it, with the state of its latest callback."""
+        job, delivery = await self.store.get_with_delivery(jobid)
         if job is None:
             raise ApiError(404, f"Unable to locate job {jobid}")
-        if callback is None and self.callback_state is not None:
-            callback = await self.callback_state(jobid)
-        body = job_to_json(job, callback=callback)
+        body = job_to_json(job, callback=callback_state_json(delivery) if delivery is not None else None)
         return body["code"], body
 
     async def executing(self) -> list[dict[str, Any]]:
