@@ -22,49 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from bench.common import API_TOKEN, Row, daemon_config, ms, p50, percentile
-
-
-class Receiver:
-    """A local webhook receiver: records when each job's callback arrived."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.waiters: dict[str, asyncio.Future[float]] = {}
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/hook"
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        now = time.perf_counter()
-        jobid = request.headers.get("X-Pixverse-Jobid", "")
-        await request.read()
-        self.arrived[jobid] = now
-        fut = self.waiters.pop(jobid, None)
-        if fut is not None and not fut.done():
-            fut.set_result(now)
-        return web.Response(status=204)
-
-    async def wait(self, jobid: str, timeout: float = 30) -> float:
-        if jobid in self.arrived:
-            return self.arrived[jobid]
-        fut = self.waiters[jobid] = asyncio.get_running_loop().create_future()
-        return await asyncio.wait_for(fut, timeout)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+from worker.sim.receiver import WebhookReceiver
 
 
 class BareClient:
@@ -135,7 +95,7 @@ async def run(jobs: int, warmup: int = 5) -> list[Row]:
     from worker.sim import SimBotSettings, SimDiscord
 
     settings = SimBotSettings(ack_delay=0.01, result_delay=0.05, throttle_limit=1_000_000, seed=1)
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     await receiver.start()
     published: dict[int, float] = {}
 
@@ -175,7 +135,7 @@ async def run(jobs: int, warmup: int = 5) -> list[Row]:
                         body = await resp.json()
                     took = time.perf_counter() - started
                     assert resp.status == 200 and body.get("status") in ("started", "progress"), (resp.status, body)
-                    arrived = await receiver.wait(body["jobid"])
+                    arrived = await receiver.wait_for_job(body["jobid"])
                     if keep:
                         d_create.append(took)
                         d_result.append(arrived - published[d_acct.channel_id])

@@ -40,6 +40,7 @@ from aiohttp import web
 from worker.config import Config
 from worker.daemon import Daemon
 from worker.sim import SimAccount, SimBotSettings, SimDiscord
+from worker.sim.receiver import WebhookReceiver
 
 API_TOKEN = "soak-api-token-0123456789"
 FINAL = frozenset({"completed", "failed", "moderated", "cancelled"})
@@ -168,38 +169,24 @@ class CrashCatcher(logging.Handler):
             self.report.crashes.append(text)
 
 
-class Receiver:
+class Receiver(WebhookReceiver):
     """The replyUrl receiver: fails some deliveries with 500/503, hangs on some."""
 
     def __init__(self, settings: SoakSettings, rng: random.Random) -> None:
+        super().__init__(self.answer)
         self.s = settings
         self.rng = rng
-        self.runner: web.AppRunner | None = None
-        self.url = ""
         # delivery id -> times accepted (answered 200); jobid -> final statuses accepted
         self.accepted: Counter[str] = Counter()
         self.jobs: dict[str, list[str]] = {}
         self.answers: Counter[str] = Counter()
-        self.receipts = 0
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self.hook)
-        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/hook"
+    @property
+    def receipts(self) -> int:
+        return len(self.calls)
 
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-
-    async def hook(self, request: web.Request) -> web.Response:
-        self.receipts += 1
-        body = await request.read()
-        delivery = request.headers.get("X-Pixverse-Delivery", "")
+    async def answer(self, headers: dict[str, str], body: bytes) -> web.StreamResponse:
+        delivery = headers.get("X-Pixverse-Delivery", "")
         roll = self.rng.random()
         if roll < self.s.receiver_error_rate:
             status = 500 if roll < self.s.receiver_error_rate / 2 else 503
@@ -222,35 +209,24 @@ class Receiver:
 
 
 def make_config(settings: SoakSettings, sim: SimDiscord, accounts: list[SimAccount], db_url: str) -> Config:
-    return Config.model_validate(
-        {
-            "api": {"host": "127.0.0.1", "port": 0, "tokens": [API_TOKEN], "create_wait_seconds": 15},
-            "database": {"url": db_url},
-            "discord": {
-                "rest_base": sim.rest_base,
-                "gateway_base": sim.gateway_base,
-                "interaction_gap_seconds": 0.05,
-                "error_backoff_initial_seconds": 0.5,
-                "error_backoff_max_seconds": 2,
-                "ready_timeout_seconds": 30,
-            },
-            "pixverse": {"job_timeout_seconds": settings.job_timeout, "sweep_interval_seconds": 0.5},
-            "accounts": [
-                {
-                    "discord": a.token,
-                    "server": str(a.guild_id),
-                    "channel": str(a.channel_id),
-                    "maxJobs": settings.max_jobs,
-                }
-                for a in accounts
-            ],
-            "callbacks": {
-                "initial_backoff_seconds": 0.2,
-                "max_backoff_seconds": 2.0,
-                "timeout_seconds": settings.callback_timeout,
-            },
-        }
+    data = sim.daemon_config(accounts, max_jobs=settings.max_jobs)
+    data["discord"].update(
+        interaction_gap_seconds=0.05,
+        error_backoff_initial_seconds=0.5,
+        error_backoff_max_seconds=2,
+        ready_timeout_seconds=30,
     )
+    data.update(
+        api={"host": "127.0.0.1", "port": 0, "tokens": [API_TOKEN], "create_wait_seconds": 15},
+        database={"url": db_url},
+        pixverse={"job_timeout_seconds": settings.job_timeout, "sweep_interval_seconds": 0.5},
+        callbacks={
+            "initial_backoff_seconds": 0.2,
+            "max_backoff_seconds": 2.0,
+            "timeout_seconds": settings.callback_timeout,
+        },
+    )
+    return Config.model_validate(data)
 
 
 class Soak:

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from worker.config import Config
 from worker.daemon import Daemon
 from worker.logs import setup_logging
 from worker.sim import SimBotSettings, SimDiscord
+from worker.sim.receiver import WebhookReceiver
 
 PROMPT = "Milla Jovovich riding motorcycle in extreme stormy weather thru California desert"
 
@@ -35,38 +35,12 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-class Receiver:
-    """A webhook receiver like the ones downstream: records what arrives, verifies the signature."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-        self.received: asyncio.Queue[tuple[dict[str, str], bytes]] = asyncio.Queue()
-        self.runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self.hook)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/hook"
-
-    async def hook(self, request: web.Request) -> web.Response:
-        await self.received.put((dict(request.headers), await request.read()))
-        return web.json_response({"ok": True})
-
-    def verify(self, headers: dict[str, str], body: bytes) -> bool:
-        timestamp = headers.get("X-Pixverse-Timestamp", "")
-        signature = headers.get("X-Pixverse-Signature", "").removeprefix("v1=")
-        expected = hmac.new(self.secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, signature)
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+def verify_signature(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """What a receiver does with X-Pixverse-Signature (the README's recipe)."""
+    timestamp = headers.get("X-Pixverse-Timestamp", "")
+    signature = headers.get("X-Pixverse-Signature", "")
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest("v1=" + expected, signature)
 
 
 async def run_demo(*, wait: bool = True, port: int = 0) -> int:
@@ -85,22 +59,17 @@ async def run_demo(*, wait: bool = True, port: int = 0) -> int:
     accounts = sim.world.add_accounts(2)
     _say(f"1. simulated Discord + PixVerse bot on {sim.rest_base} with {len(accounts)} user accounts")
 
-    receiver = Receiver(signing_secret)
+    receiver = WebhookReceiver()
     await receiver.start()
     _say(f"2. callback receiver (your webhook) on {receiver.url}")
 
-    config = Config.model_validate(
-        {
-            "api": {"host": "127.0.0.1", "port": port, "tokens": [api_token], "create_wait_seconds": 30},
-            "database": {"url": f"sqlite+aiosqlite:///{workdir / 'demo.db'}"},
-            "discord": {"rest_base": sim.rest_base, "gateway_base": sim.gateway_base},
-            "accounts": [
-                {"discord": a.token, "server": str(a.guild_id), "channel": str(a.channel_id), "maxJobs": 2}
-                for a in accounts
-            ],
-            "callbacks": {"signing_secret": signing_secret, "initial_backoff_seconds": 0.5},
-        }
+    settings = sim.daemon_config(accounts, max_jobs=2)
+    settings.update(
+        api={"host": "127.0.0.1", "port": port, "tokens": [api_token], "create_wait_seconds": 30},
+        database={"url": f"sqlite+aiosqlite:///{workdir / 'demo.db'}"},
+        callbacks={"signing_secret": signing_secret, "initial_backoff_seconds": 0.5},
     )
+    config = Config.model_validate(settings)
     daemon = Daemon(config)
     try:
         await daemon.start()
@@ -148,14 +117,14 @@ async def run_demo(*, wait: bool = True, port: int = 0) -> int:
 
             _say("7. the callback that arrived at the receiver:")
             try:
-                cb_headers, body = await asyncio.wait_for(receiver.received.get(), 30)
-            except TimeoutError:
+                cb_headers, body = (await receiver.wait_for(1, timeout=30))[0]
+            except AssertionError:
                 _say("   no callback arrived within 30 s")
                 return 1
             payload = json.loads(body)
             _say(f"   X-Pixverse-Delivery: {cb_headers.get('X-Pixverse-Delivery')}")
             _say(f"   X-Pixverse-Signature: {cb_headers.get('X-Pixverse-Signature')}")
-            _say(f"   signature verified with the shared secret: {receiver.verify(cb_headers, body)}")
+            _say(f"   signature verified with the shared secret: {verify_signature(signing_secret, cb_headers, body)}")
             _say(
                 f"   body: jobid={payload.get('jobid')} status={payload.get('status')} "
                 f"replyRef={payload.get('replyRef')} videos={len(payload.get('attachments', []))}"

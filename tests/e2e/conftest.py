@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,68 +16,39 @@ from aiohttp import web
 from worker.config import Config
 from worker.daemon import Daemon
 from worker.sim import SimAccount, SimBotSettings, SimDiscord
+from worker.sim.receiver import WebhookReceiver
 
 API_TOKEN = "e2e-api-token-0123456789"
 FINAL = ("completed", "failed", "moderated", "cancelled")
 
 
-@dataclass
-class Receiver:
-    """A webhook receiver downstream: records every POST."""
+class Receiver(WebhookReceiver):
+    """The webhook downstream: records every POST and answers ``status`` (a test can break it)."""
 
-    status: int = 200
-    calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    url: str = ""
-    runner: web.AppRunner | None = None
+    def __init__(self) -> None:
+        super().__init__(self._answer)
+        self.status = 200
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._hook)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"  # type: ignore[union-attr]
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        self.calls.append((dict(request.headers), await request.read()))
-        self.arrived.set()
+    async def _answer(self, headers: dict[str, str], body: bytes) -> web.StreamResponse:
         return web.json_response({"ok": True}, status=self.status)
-
-    async def wait_for(self, count: int, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} callbacks, got {len(self.calls)}")
-            await asyncio.sleep(0.02)
-
-    async def stop(self) -> None:
-        if self.runner:
-            await self.runner.cleanup()
 
 
 def make_config(
     sim: SimDiscord, accounts: list[SimAccount], db_url: str, *, max_jobs: int = 2, **sections: dict[str, Any]
 ) -> Config:
-    data: dict[str, Any] = {
-        "api": {"host": "127.0.0.1", "port": 0, "tokens": [API_TOKEN], "create_wait_seconds": 10},
-        "database": {"url": db_url},
-        "discord": {
-            "rest_base": sim.rest_base,
-            "gateway_base": sim.gateway_base,
-            "interaction_gap_seconds": 0.05,
-            "error_backoff_initial_seconds": 0.5,
-            "error_backoff_max_seconds": 2,
-            "ready_timeout_seconds": 15,
-        },
-        "pixverse": {"job_timeout_seconds": 60, "sweep_interval_seconds": 0.2},
-        "accounts": [
-            {"discord": a.token, "server": str(a.guild_id), "channel": str(a.channel_id), "maxJobs": max_jobs}
-            for a in accounts
-        ],
-        "callbacks": {"initial_backoff_seconds": 0.05, "max_backoff_seconds": 0.5},
-    }
+    data: dict[str, Any] = sim.daemon_config(accounts, max_jobs=max_jobs)
+    data["discord"].update(
+        interaction_gap_seconds=0.05,
+        error_backoff_initial_seconds=0.5,
+        error_backoff_max_seconds=2,
+        ready_timeout_seconds=15,
+    )
+    data.update(
+        api={"host": "127.0.0.1", "port": 0, "tokens": [API_TOKEN], "create_wait_seconds": 10},
+        database={"url": db_url},
+        pixverse={"job_timeout_seconds": 60, "sweep_interval_seconds": 0.2},
+        callbacks={"initial_backoff_seconds": 0.05, "max_backoff_seconds": 0.5},
+    )
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
     return Config.model_validate(data)

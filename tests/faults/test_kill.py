@@ -36,30 +36,25 @@ class DaemonProcess:
         self.port = free_port()
         self.config_path = tmp_path / "config.yaml"
         self.log_path = tmp_path / "daemon.log"
-        config = {
-            "api": {"host": "127.0.0.1", "port": self.port, "tokens": [API_TOKEN], "create_wait_seconds": 10},
-            "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'killed.db'}"},
-            "discord": {
-                "rest_base": sim.rest_base,
-                "gateway_base": sim.gateway_base,
-                "interaction_gap_seconds": 0.05,
-                "error_backoff_initial_seconds": 0.5,
-                "error_backoff_max_seconds": 2,
-                "ready_timeout_seconds": 15,
-            },
-            "pixverse": {"job_timeout_seconds": 60, "sweep_interval_seconds": 0.2},
-            "accounts": [
-                {"discord": a.token, "server": str(a.guild_id), "channel": str(a.channel_id), "maxJobs": 2}
-                for a in accounts
-            ],
-            "callbacks": {
+        config = sim.daemon_config(accounts)
+        config["discord"].update(
+            interaction_gap_seconds=0.05,
+            error_backoff_initial_seconds=0.5,
+            error_backoff_max_seconds=2,
+            ready_timeout_seconds=15,
+        )
+        config.update(
+            api={"host": "127.0.0.1", "port": self.port, "tokens": [API_TOKEN], "create_wait_seconds": 10},
+            database={"url": f"sqlite+aiosqlite:///{tmp_path / 'killed.db'}"},
+            pixverse={"job_timeout_seconds": 60, "sweep_interval_seconds": 0.2},
+            callbacks={
                 "initial_backoff_seconds": 0.05,
                 "max_backoff_seconds": 0.2,
                 "timeout_seconds": 2,
                 "shutdown_grace_seconds": 0,
             },
-            "logging": {"level": "INFO"},
-        }
+            logging={"level": "INFO"},
+        )
         self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.proc: asyncio.subprocess.Process | None = None
         self.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {API_TOKEN}"})

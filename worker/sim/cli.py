@@ -14,6 +14,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import yaml
+
 from .bot import SimBotSettings
 from .server import SimDiscord
 from .world import SimAccount
@@ -57,20 +59,7 @@ def settings_from_args(args: argparse.Namespace) -> SimBotSettings:
 
 
 def config_snippet(sim: SimDiscord, accounts: Sequence[SimAccount], max_jobs: int) -> str:
-    lines = [
-        "discord:",
-        f"  rest_base: {sim.rest_base}",
-        f"  gateway_base: {sim.gateway_base}",
-        "accounts:",
-    ]
-    for a in accounts:
-        lines += [
-            f"  - discord: {a.token}",
-            f'    server: "{a.guild_id}"',
-            f'    channel: "{a.channel_id}"',
-            f"    maxJobs: {max_jobs}",
-        ]
-    return "\n".join(lines) + "\n"
+    return yaml.safe_dump(sim.daemon_config(accounts, max_jobs=max_jobs), sort_keys=False)
 
 
 async def serve(args: argparse.Namespace, *, stop: asyncio.Event | None = None) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -172,6 +173,16 @@ class SimDiscord:
 
     def add_accounts(self, n: int) -> list[SimAccount]:
         return self.world.add_accounts(n)
+
+    def daemon_config(self, accounts: Sequence[SimAccount], *, max_jobs: int = 2) -> dict[str, Any]:
+        """The ``discord`` and ``accounts`` sections that point the daemon at this sim."""
+        return {
+            "discord": {"rest_base": self.rest_base, "gateway_base": self.gateway_base},
+            "accounts": [
+                {"discord": a.token, "server": str(a.guild_id), "channel": str(a.channel_id), "maxJobs": max_jobs}
+                for a in accounts
+            ],
+        }
 
 
 def _free_port(host: str) -> int:
