@@ -9,16 +9,16 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from tests.e2e.conftest import API_TOKEN, FINAL, Harness, Receiver, make_config
-from worker.sim import SimAccount, SimBotSettings, SimDiscord
+# The e2e harness and its fixtures (sim, harness) are the fault tests' ground too.
+from tests.e2e.conftest import API_TOKEN, FINAL, Harness, Receiver, harness, make_config, sim
+from worker.sim import SimAccount, SimDiscord
 from worker.sim import texts as sim_texts
 
 __all__ = [
@@ -29,7 +29,9 @@ __all__ = [
     "Receiver",
     "finish_bot_job",
     "free_port",
+    "harness",
     "make_config",
+    "sim",
     "wait_until",
 ]
 
@@ -123,21 +125,6 @@ def finish_bot_job(sim: SimDiscord, account: SimAccount) -> dict[str, Any]:
     message = sim.world.message(message_id)
     assert message is not None
     return message
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimDiscord]:
-    async with SimDiscord(bot=SimBotSettings(ack_delay=0.02, result_delay=0.3, seed=7)) as sim:
-        yield sim
-
-
-@pytest.fixture
-async def harness(sim: SimDiscord, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(sim, tmp_path)
-    try:
-        yield h
-    finally:
-        await h.close()
 
 
 def pytest_configure(config: pytest.Config) -> None:
