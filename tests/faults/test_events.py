@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 
@@ -34,13 +33,12 @@ async def test_lost_interaction_events_create_answers_in_time_and_job_completes(
     await harness.start([account], api={"create_wait_seconds": CREATE_WAIT})
     for event in lost:
         sim.faults.drop_events(event, count=1)
-    started = time.monotonic()
     status, body = await harness.create(prompt="lost events", replyUrl=harness.receiver.url)
-    elapsed = time.monotonic() - started
+    # Answered with the bot's ack: had the create waited on the lost event past create_wait,
+    # it would have failed the job (504).
     assert status == 200, body
     assert body["status"] == "started"
     assert body["content"].startswith(f"<@{account.user_id}> We are making videos.")
-    assert elapsed < CREATE_WAIT, f"create answered after {elapsed:.1f} s (create_wait {CREATE_WAIT:g} s)"
     job = await harness.wait_job(body["jobid"])
     assert job["status"] == "completed" and len(job["attachments"]) == 4
     await harness.receiver.wait_for(1)

@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -219,7 +218,6 @@ async def test_kill_9_with_callback_pending_redelivers_same_delivery_id(
         assert len(failed_ids) == 1 and {s for _, _, s in receiver.calls} == {500}
 
         receiver.status = 200  # fixed while the daemon was dead
-        started = time.monotonic()
         await daemon.start()
         await receiver.wait_delivered(1, timeout=20)
         await asyncio.sleep(0.5)
@@ -227,7 +225,6 @@ async def test_kill_9_with_callback_pending_redelivers_same_delivery_id(
         assert headers["X-Pixverse-Delivery"] in failed_ids  # the SAME delivery, not a new one
         assert payload["jobid"] == jobid and payload["status"] == "completed"
         assert payload["attachments"] == job["attachments"]
-        assert time.monotonic() - started < 30
 
         _, listed = await daemon.get("callbacks", state="all")
         [d] = listed["deliveries"]

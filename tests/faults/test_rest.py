@@ -16,7 +16,6 @@ What actually happens (discord.py-self 2.1.0 under the daemon), and is asserted 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -68,11 +67,9 @@ async def test_long_429_answers_429_quickly_with_error_details(harness: Harness,
     [account] = sim.world.add_accounts(1)
     await harness.start([account])
     sim.faults.rate_limit("/interactions$", retry_after=300, count=1)
-    started = time.monotonic()
+    # Had the create slept through the 300 s, the per-test timeout would end this test.
     status, body = await harness.create(prompt="a fox", replyUrl=harness.receiver.url)
-    elapsed = time.monotonic() - started
     assert status == 429, body
-    assert elapsed < 30, f"the create waited {elapsed:.1f} s on a 300 s rate limit"
     assert body["error"] == "Discord /interactions failed with HTTP status 429"
     details = json.loads(body["errorDetails"])
     assert details["retry_after"] == 300
