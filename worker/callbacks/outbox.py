@@ -48,8 +48,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from worker import __version__
 from worker.callbacks.signing import sign
@@ -71,6 +72,9 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"pixverse-worker/{__version__}"
 POLL_INTERVAL_SECONDS = 2.0
 SCAN_PAGE = 256
+#: Due rows skipped for lack of a slot are remembered (up to this many) and started from memory
+#: when a slot frees; beyond it, a freed slot triggers a scan of the table instead.
+WAITING_CAP = 20_000
 ERROR_SNIPPET_BYTES = 512
 #: Written to ``callback_attempts.error`` by ``redeliver``: an audit line, and the start of
 #: the delivery's new ``max_age_seconds`` window.
@@ -84,6 +88,16 @@ _ID_CHUNK = 500
 RETRY_AFTER_CAP_SECONDS = 3600.0
 
 CD = CallbackDelivery
+_LATER = aliased(CallbackDelivery)
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A row read just before its dispatch (hot path), so the attempt need not read it again."""
+
+    delivery: CallbackDelivery
+    # A later delivery of the same job exists (a non-final one is then superseded, not sent).
+    later: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +105,7 @@ class _Due:
     delivery_id: str
     jobid: str
     url: str
+    loaded: _Loaded | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +200,28 @@ class CallbackOutbox:
         self._wakeup = asyncio.Event()
         self._fresh: set[str] = set()
         self._rescan = True
-        # Some due row was skipped for lack of a slot: a finished attempt must trigger a scan.
+        # Some due row was skipped for lack of a slot and is not in ``_waiting``: a finished
+        # attempt must trigger a scan.
         self._blocked = False
+        # Due rows skipped for lack of a slot, in scan order: a finished attempt starts them
+        # from here (the attempt re-reads its row) instead of rescanning the table.
+        # Per host: delivery_id -> (scan order, row).
+        self._waiting: dict[str, dict[str, tuple[int, _Due]]] = {}
+        self._waiting_count = 0
+        self._waiting_seq = 0
+        self._slot_freed = False
+        # Monotonic time of the next scan: the earliest known future ``next_attempt_at``, and at
+        # most ``poll_interval`` after the last scan.
+        self._scan_at = 0.0
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._host_load: Counter[str] = Counter()
         self._busy_jobs: set[str] = set()
         # Deliveries whose attempt crashed unexpectedly wait a poll interval (no hot loop).
         self._held: dict[str, float] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        # Attempt outcomes waiting to be written: one write transaction records them all.
+        self._writes: list[tuple[CallbackAttempt, dict[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
         self._stopping = False
         self._stopped = asyncio.Event()
 
@@ -244,6 +273,8 @@ class CallbackOutbox:
                 for task in left:
                     task.cancel()
                 await asyncio.gather(*left, return_exceptions=True)
+            if self._writer is not None:
+                await asyncio.gather(self._writer, return_exceptions=True)
             if self._owns_http and self._http is not None:
                 await self._http.close()
             log.info("callback outbox stopped; %d in-flight deliveries left pending", len(left))
@@ -311,22 +342,35 @@ class CallbackOutbox:
         self._wakeup.clear()
         fresh, self._fresh = self._fresh, set()
         rescan, self._rescan = self._rescan, False
+        slot_freed, self._slot_freed = self._slot_freed, False
+        if time.monotonic() >= self._scan_at:
+            rescan = True
+        if slot_freed and self._blocked:
+            # Due rows exist that only a scan can find again.
+            rescan = True
         now = utcnow()
         if rescan:
             # The scan below sees every due row, so it re-decides whether work is waiting.
             self._blocked = False
+            self._waiting.clear()
+            self._waiting_count = 0
+        elif slot_freed and self._waiting:
+            self._dispatch_waiting()
         if fresh:
+            later = exists().where(_LATER.jobid == CD.jobid, _LATER.id > CD.id)
             query = (
-                select(CD.delivery_id, CD.jobid, CD.url)
+                select(CD, later)
                 .where(CD.jobid.in_(fresh), CD.state == "pending", CD.next_attempt_at <= now)
                 .order_by(CD.id)
             )
             async with self._sessions() as session:
                 rows = (await session.execute(query)).all()
-            self._dispatch(_Due(*row) for row in rows)
+            self._dispatch(_Due(d.delivery_id, d.jobid, d.url, _Loaded(d, bool(has_later))) for d, has_later in rows)
         if rescan:
             await self._scan(now)
-        return await self._next_wait(now)
+            wait = await self._next_wait(now)
+            self._scan_at = time.monotonic() + wait
+        return max(self._scan_at - time.monotonic(), 0.001)
 
     async def _scan(self, now: datetime) -> None:
         self._drop_expired_holds()
@@ -374,12 +418,60 @@ class CallbackOutbox:
                 or row.jobid in self._busy_jobs
                 or self._host_load[host] >= self._settings.per_host_concurrency
             ):
-                self._blocked = True
+                self._remember(row, host)
                 continue
-            self._host_load[host] += 1
-            self._busy_jobs.add(row.jobid)
-            task = asyncio.create_task(self._run_one(row, host), name=f"callback-{row.delivery_id}")
-            self._inflight[row.delivery_id] = task
+            self._start(row, host)
+
+    def _remember(self, row: _Due, host: str) -> None:
+        """Keep a due row skipped for lack of a slot, to start it when one frees."""
+        waiting = self._waiting.setdefault(host, {})
+        if row.delivery_id in waiting:
+            return
+        if self._waiting_count >= WAITING_CAP:
+            self._blocked = True
+            return
+        self._waiting_seq += 1
+        self._waiting_count += 1
+        # Without its loaded row: it is read again when started.
+        waiting[row.delivery_id] = (self._waiting_seq, _Due(row.delivery_id, row.jobid, row.url))
+
+    def _start(self, row: _Due, host: str) -> None:
+        waiting = self._waiting.get(host)
+        if waiting is not None and waiting.pop(row.delivery_id, None) is not None:
+            self._waiting_count -= 1
+            if not waiting:
+                del self._waiting[host]
+        self._host_load[host] += 1
+        self._busy_jobs.add(row.jobid)
+        task = asyncio.create_task(self._run_one(row, host), name=f"callback-{row.delivery_id}")
+        self._inflight[row.delivery_id] = task
+
+    def _dispatch_waiting(self) -> None:
+        """Start remembered rows in the order a scan would: oldest first, within the limits."""
+        per_host = self._settings.per_host_concurrency
+        candidates: list[tuple[int, str, _Due]] = []
+        for host, waiting in self._waiting.items():
+            room = per_host - self._host_load[host]
+            if room <= 0:
+                continue
+            jobs: set[str] = set()
+            for seq, row in waiting.values():
+                if row.jobid in self._busy_jobs or row.jobid in jobs:
+                    continue
+                if row.delivery_id in self._inflight or row.delivery_id in self._held:
+                    continue
+                jobs.add(row.jobid)
+                candidates.append((seq, host, row))
+                room -= 1
+                if room <= 0:
+                    break
+        candidates.sort(key=lambda c: c[0])
+        for _seq, host, row in candidates:
+            if self._stopping or len(self._inflight) >= self._settings.concurrency:
+                return
+            if row.jobid in self._busy_jobs or self._host_load[host] >= per_host:
+                continue
+            self._start(row, host)
 
     def _drop_expired_holds(self) -> None:
         now = time.monotonic()
@@ -388,7 +480,7 @@ class CallbackOutbox:
 
     async def _run_one(self, row: _Due, host: str) -> None:
         try:
-            await self._attempt(row.delivery_id)
+            await self._attempt(row.delivery_id, row.loaded)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -402,21 +494,30 @@ class CallbackOutbox:
             self._host_load[host] -= 1
             if self._host_load[host] <= 0:
                 del self._host_load[host]
-            if self._blocked and not self._stopping:
-                self.wake()
+            if (self._blocked or self._waiting) and not self._stopping:
+                self._slot_freed = True
+                self._wakeup.set()
 
     # -- one attempt ---------------------------------------------------------------------
 
-    async def _attempt(self, delivery_id: str) -> None:
-        async with self._sessions() as session:
-            d = (await session.execute(select(CD).where(CD.delivery_id == delivery_id))).scalar_one_or_none()
-            if d is None or d.state != "pending":
+    async def _attempt(self, delivery_id: str, loaded: _Loaded | None = None) -> None:
+        if loaded is not None:
+            d = loaded.delivery
+            if d.job_status not in _FINAL_EVENTS and loaded.later:
+                await self._supersede(delivery_id)
                 return
-            if d.job_status not in _FINAL_EVENTS:
-                later = await session.execute(select(CD.id).where(CD.jobid == d.jobid, CD.id > d.id).limit(1))
-                if later.first() is not None:
-                    await self._supersede(delivery_id)
+        else:
+            async with self._sessions() as session:
+                d = (await session.execute(select(CD).where(CD.delivery_id == delivery_id))).scalar_one_or_none()
+                if d is None or d.state != "pending":
                     return
+                if d.job_status not in _FINAL_EVENTS:
+                    later = await session.execute(
+                        select(CD.id).where(CD.jobid == d.jobid, CD.id > d.id).limit(1)
+                    )
+                    if later.first() is not None:
+                        await self._supersede(delivery_id)
+                        return
         response = await self._send(d)
         await self._record(d, response)
 
@@ -517,23 +618,15 @@ class CallbackOutbox:
                 )
             else:
                 values.update(next_attempt_at=now + timedelta(seconds=delay))
-        async with self._sessions.begin() as session:
-            session.add(
-                CallbackAttempt(
-                    delivery_id=d.delivery_id,
-                    at=now,
-                    status=r.status,
-                    error=r.error,
-                    duration_ms=r.duration_ms,
-                )
-            )
-            await session.execute(
-                update(CD).where(CD.delivery_id == d.delivery_id, CD.state == "pending").values(**values)
-            )
+        attempt = CallbackAttempt(
+            delivery_id=d.delivery_id, at=now, status=r.status, error=r.error, duration_ms=r.duration_ms
+        )
+        await self._write(attempt, values)
         self._metrics.callbacks.labels(outcome=outcome).inc()
         if outcome == "retry" and not self._stopping:
             # The loop computed its sleep while this attempt was in flight; let it see the new
             # next_attempt_at, or the retry waits for the next poll instead of its backoff.
+            self._scan_at = min(self._scan_at, time.monotonic() + delay)
             self._wakeup.set()
         if outcome == "delivered":
             log.info(
@@ -560,6 +653,43 @@ class CallbackOutbox:
                 attempts,
                 values.get("last_error"),
             )
+
+    async def _write(self, attempt: CallbackAttempt, values: dict[str, Any]) -> None:
+        """Record one attempt; attempts finishing together share one write transaction."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writes.append((attempt, values, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="callback-outbox-writer")
+        await future
+
+    async def _write_loop(self) -> None:
+        while self._writes:
+            # An attempt cancelled before its write started is not recorded (as before batching).
+            batch = [w for w in self._writes if not w[2].done()]
+            self._writes = []
+            if not batch:
+                continue
+            try:
+                async with self._sessions.begin() as session:
+                    for attempt, values, _future in batch:
+                        await session.execute(
+                            update(CD)
+                            .where(CD.delivery_id == attempt.delivery_id, CD.state == "pending")
+                            .values(**values)
+                        )
+                    session.add_all(attempt for attempt, _values, _future in batch)
+            except asyncio.CancelledError:
+                for _attempt, _values, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:
+                for _attempt, _values, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _attempt, _values, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     async def _window_start(self, d: CallbackDelivery) -> datetime:
         query = select(func.max(CallbackAttempt.at)).where(
