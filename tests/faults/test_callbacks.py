@@ -17,6 +17,10 @@ async def test_receiver_down_then_up_delivers_exactly_once(harness: Harness, sim
     await harness.start(
         [account], callbacks={"initial_backoff_seconds": 0.05, "max_backoff_seconds": 0.2, "timeout_seconds": 2}
     )
+    # The outbox's periodic scan is pushed out of the test's reach: every retry below must go out
+    # on its own backoff (<= 0.2 s), not ride on the scan.
+    assert harness.daemon is not None
+    harness.daemon.outbox._poll_interval = 3600.0
     try:
         status, body = await harness.create(prompt="a fox", replyUrl=receiver.url)
         assert status == 200, body
@@ -45,9 +49,6 @@ async def test_receiver_down_then_up_delivers_exactly_once(harness: Harness, sim
         await asyncio.sleep(1.0)  # a second delivery would have come by now
 
         assert [s for _, _, s in receiver.calls] == [503, 503, 503, 503, 200]
-        # Retries follow the configured backoff (<= 0.2 s here), not the outbox's 2 s poll.
-        gaps = sorted(b - a for a, b in zip(receiver.times, receiver.times[1:], strict=False))
-        assert gaps[len(gaps) // 2] < 1.0, f"retries {gaps} apart with max_backoff 0.2 s"
         ids = {h["X-Pixverse-Delivery"] for h, _, _ in receiver.calls}
         assert ids == {d["deliveryId"]}
         [(_headers, payload)] = receiver.delivered
@@ -57,7 +58,8 @@ async def test_receiver_down_then_up_delivers_exactly_once(harness: Harness, sim
         final = await delivery()
         assert final is not None
         assert final["state"] == "delivered" and final["lastStatus"] == 200 and final["deliveredAt"]
-        assert final["attempts"] == d["attempts"] + len(receiver.calls)  # refusals counted too
+        # Refusals are counted too (one more may land between reading d and the receiver starting).
+        assert final["attempts"] >= d["attempts"] + len(receiver.calls)
         job = await harness.job(jobid)
         assert job["callback"]["state"] == "delivered"
         assert job["callback"]["attempts"] == final["attempts"]
