@@ -40,6 +40,10 @@ class DiscordUnavailable(WorkerError):
     """The account's Discord session cannot take a command now (not ready, in error)."""
 
 
+class SessionClosed(DiscordUnavailable):
+    """The account has no open gateway session (closed, or between connections)."""
+
+
 class DiscordRateLimited(WorkerError):
     """Discord answered 429 to an interaction; carries Discord's body and retry_after."""
 

@@ -12,6 +12,7 @@ from aiohttp import FormData
 from tests.api.conftest import API_TOKEN, CHANNEL, DISCORD_TOKEN, SERVER, Api
 from tests.api.fakes import MODERATION_TEXT, RATE_LIMIT_BODY
 from tests.api.multipart import browser_form_data, requests_files
+from worker.api.openapi import openapi_document
 
 CREATE = "/v1/pixverse/create"
 SEED_FIELDS = {
@@ -22,21 +23,7 @@ SEED_FIELDS = {
     "style": "Realistic",
 }
 # What the stored job shows of a request, whatever the body format.
-REQUEST_KEYS = (
-    "verb",
-    "status",
-    "prompt",
-    "style",
-    "negative_prompt",
-    "aspect_ratio",
-    "character",
-    "discord",
-    "server",
-    "channel",
-    "maxJobs",
-    "replyUrl",
-    "replyRef",
-)
+REQUEST_KEYS = ("verb", "status", *openapi_document()["components"]["schemas"]["CreateRequest"]["properties"])
 
 
 def assert_started(status: int, body: dict[str, Any]) -> None:

@@ -21,24 +21,14 @@ from hypothesis import strategies as st
 from tests.fuzz.checks import check_answer, is_create_400
 from tests.fuzz.live import AUTH, LiveDaemon
 from worker.api.constants import ASPECT_RATIOS, CHARACTERS, PROMPT_MAX, REPLY_MAX, STYLES
+from worker.api.openapi import openapi_document
 from worker.api.validation import parse_create
 from worker.config import is_snowflake
 from worker.errors import ApiError
 from worker.jobs.requests import CreateRequest
 
-FIELDS = (
-    "prompt",
-    "style",
-    "negative_prompt",
-    "aspect_ratio",
-    "character",
-    "discord",
-    "server",
-    "channel",
-    "maxJobs",
-    "replyUrl",
-    "replyRef",
-)
+# The documented request fields: a field added to the API is fuzzed without editing this file.
+FIELDS = tuple(openapi_document()["components"]["schemas"]["CreateRequest"]["properties"])
 
 # Text a client can send in any body format: no lone surrogates (not encodable as UTF-8).
 any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)

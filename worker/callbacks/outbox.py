@@ -508,9 +508,12 @@ class CallbackOutbox:
                 return
         else:
             async with self._sessions() as session:
-                d = (await session.execute(select(CD).where(CD.delivery_id == delivery_id))).scalar_one_or_none()
-                if d is None or d.state != "pending":
+                found = (
+                    await session.execute(select(CD).where(CD.delivery_id == delivery_id))
+                ).scalar_one_or_none()
+                if found is None or found.state != "pending":
                     return
+                d = found
                 if d.job_status not in _FINAL_EVENTS:
                     later = await session.execute(
                         select(CD.id).where(CD.jobid == d.jobid, CD.id > d.id).limit(1)

@@ -43,7 +43,7 @@ from worker.discord.commands import (
     is_outdated,
 )
 from worker.driver import AccountView, SessionState, SessionStatus
-from worker.errors import DiscordRateLimited, DiscordUnavailable, InteractionRejected
+from worker.errors import DiscordRateLimited, DiscordUnavailable, InteractionRejected, SessionClosed
 
 if TYPE_CHECKING:
     from worker.db.models import Job
@@ -505,7 +505,7 @@ class AccountSession:
     def _client_or_unavailable(self) -> discord.Client:
         client = self.client
         if client is None or client.is_closed():
-            raise DiscordUnavailable(f"not ready ({self.state})")
+            raise SessionClosed(f"not ready ({self.state})")
         return client
 
     async def _discover(self) -> BotCommand:

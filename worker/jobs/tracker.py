@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from worker.db.jobs import JobStore
 from worker.db.models import Job
 from worker.driver import AccountView
-from worker.errors import IllegalTransition
+from worker.errors import IllegalTransition, SessionClosed
 from worker.jobs.bot_messages import BotMessageStore
 from worker.jobs.correlate import TrackedJob, match_job
 from worker.jobs.service import NO_SUBSCRIPTION_TEXT
@@ -112,6 +112,10 @@ class ReplyTracker:
         after = snowflake_at(min(as_utc(j.created) for j in jobs) - _HISTORY_SLACK)
         try:
             history = await session.fetch_history(after)
+        except SessionClosed:
+            # The session closed or is between connections: its next READY reconciles again.
+            log.info("account %s: session gone before its history was read", account.channel)
+            return
         except Exception as exc:
             if attempt >= len(_HISTORY_RETRY_DELAYS):
                 log.error(
@@ -147,8 +151,6 @@ class ReplyTracker:
         self, delay: float, account: AccountView, user_id: str, session: HistorySource, attempt: int
     ) -> None:
         await asyncio.sleep(delay)
-        if getattr(session, "client", True) is None:
-            return  # that session is closed or reconnecting: its next READY reconciles again
         try:
             await _retry_busy(
                 f"reconciliation of {account.channel}",
